@@ -1,0 +1,96 @@
+# The engine: gcc + OpenMP + OpenBLAS, cJSON, Check, libsentencepiece.
+# Everything is found through pkg-config.
+
+CC       ?= gcc
+CXX      ?= g++
+PKGS     := openblas libcjson sentencepiece
+ARCH     ?= -march=native
+OPT      ?= -O3
+CFLAGS   += $(OPT) $(ARCH) -std=gnu11 -fopenmp -Wall -Wextra -Wno-unused-parameter -I. \
+            $(shell pkg-config --cflags $(PKGS))
+CXXFLAGS += $(OPT) $(ARCH) -std=c++17 -Wall -Wextra -I.
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lstdc++ -lm -fopenmp
+CHECK_CFLAGS := $(shell pkg-config --cflags check)
+CHECK_LIBS   := $(shell pkg-config --libs check)
+
+BUILD    := build
+LIB_SRC  := $(wildcard util/*.c weights/*.c tokenizer/*.c model/*.c train/*.c tasks/*.c)
+LIB_CXX  := $(wildcard tokenizer/*.cc)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
+CMDS     := finetune evaluate export
+TEST_SRC := $(wildcard tests/test_*.c)
+SUITES   := $(patsubst tests/test_%.c,%,$(TEST_SRC))
+
+MODEL_DIR ?= models/all-MiniLM-L6-v2
+
+.PHONY: all test test-asan model data bench clean
+all: $(CMDS) $(BUILD)/bench
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libengine.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(CMDS): %: $(BUILD)/cmd/%.o $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench: $(BUILD)/cmd/bench.o $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Test runner: one Check SRunner over every tests/test_NAME.c, each of which
+# defines `Suite *NAME_suite(void)`.
+$(BUILD)/suites.inc: $(TEST_SRC) Makefile
+	@mkdir -p $(BUILD)
+	@printf '%s\n' $(foreach s,$(SUITES),"SUITE($(s))") > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -I$(BUILD) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/check_main.o: $(BUILD)/suites.inc
+
+# model/ again in double precision (symbols suffixed _f64, see model/real.h)
+# for the finite-difference suites, tests/test_*_f64.c.
+F64_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(wildcard model/*.c))
+$(BUILD)/f64/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DMODEL_DOUBLE -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%_f64.o: tests/%_f64.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DMODEL_DOUBLE $(CHECK_CFLAGS) -I$(BUILD) -MMD -MP -c $< -o $@
+
+TEST_OBJ := $(BUILD)/tests/check_main.o $(BUILD)/tests/testutil.o $(TEST_SRC:%.c=$(BUILD)/%.o) $(F64_OBJ)
+$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
+
+# The tests read the default model's tokenizer and weights: fetch it first.
+test: $(BUILD)/run_tests $(CMDS) model
+	$(BUILD)/run_tests
+
+# The same suites under AddressSanitizer + UBSan (CK_FORK=no so ASan sees
+# every test in one process).
+test-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	        LDLIBS="$(LDLIBS) -fsanitize=address,undefined" build-asan/run_tests
+	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 build-asan/run_tests
+
+model:
+	scripts/fetch_model.sh $(MODEL_DIR)
+
+data:
+	scripts/fetch_glue.sh data/glue
+
+bench: $(BUILD)/bench model
+	$(BUILD)/bench --model $(MODEL_DIR)
+
+clean:
+	rm -rf build build-asan $(CMDS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,124 @@
+// A BERT-family encoder with a sequence-classification head, in float32:
+// forward and hand-written backward.  Parameters, gradients and activations
+// live in one contiguous buffer each; the ParamId table below is the map.
+#ifndef MODEL_BERT_H
+#define MODEL_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/attention.h"
+#include "model/real.h"
+#include "util/err.h"
+
+typedef struct {
+    int vocab_size;
+    int hidden_size;        // H
+    int num_layers;         // L
+    int num_heads;          // NH (head size H / NH)
+    int intermediate_size;  // FF
+    int max_position;       // rows of the position table
+    int type_vocab_size;
+    int position_offset;    // first position id: 0 for BERT, pad_token_id + 1 for RoBERTa
+    int pad_token_id;
+    float layer_norm_eps;
+    float hidden_dropout;     // from the checkpoint; train/ may override
+    float attention_dropout;
+    int num_labels;  // classifier outputs; 1 means regression (MSE)
+    AttnMap attn;
+} BertConfig;
+
+// Every parameter tensor.  Per-layer tensors are stored [L, ...] in one slab.
+typedef enum {
+    PT_WORD_EMB,    // [V, H]
+    PT_POS_EMB,     // [P, H]
+    PT_TYPE_EMB,    // [TV, H]
+    PT_EMB_LN_W,    // [H]
+    PT_EMB_LN_B,    // [H]
+    PT_QKV_W,       // [L, 3H, H]  rows: query, key, value (each [H, H] as in HF)
+    PT_QKV_B,       // [L, 3H]
+    PT_ATTN_OUT_W,  // [L, H, H]
+    PT_ATTN_OUT_B,  // [L, H]
+    PT_ATTN_LN_W,   // [L, H]
+    PT_ATTN_LN_B,   // [L, H]
+    PT_FFN_IN_W,    // [L, FF, H]
+    PT_FFN_IN_B,    // [L, FF]
+    PT_FFN_OUT_W,   // [L, H, FF]
+    PT_FFN_OUT_B,   // [L, H]
+    PT_FFN_LN_W,    // [L, H]
+    PT_FFN_LN_B,    // [L, H]
+    PT_POOL_W,      // [H, H]
+    PT_POOL_B,      // [H]
+    PT_CLS_W,       // [C, H]
+    PT_CLS_B,       // [C]
+    PT_COUNT
+} ParamId;
+
+typedef struct {
+    const char *name;  // our short name, e.g. "qkv_w"
+    int per_layer;     // 1: the tensor is [L, rows, cols]
+    int rows, cols;    // one layer's shape; cols == 0 for a vector of `rows`
+    int no_decay;      // biases, LayerNorm weights: no weight decay
+} ParamInfo;
+
+void bert_param_info(const BertConfig *cfg, ParamId id, ParamInfo *info);
+// Floats in one layer's slice (or the whole tensor when not per-layer).
+size_t bert_param_slice_numel(const BertConfig *cfg, ParamId id);
+size_t bert_param_numel(const BertConfig *cfg, ParamId id);
+
+typedef struct Bert Bert;
+
+// Validates cfg (e.g. hidden divisible by heads) and allocates parameters
+// (zeroed) and activations for up to max_batch x max_seq tokens.
+Bert *bert_build(const BertConfig *cfg, int max_batch, int max_seq, Err *err);
+void bert_free(Bert *model);
+
+const BertConfig *bert_config(const Bert *model);
+int bert_max_batch(const Bert *model);
+int bert_max_seq(const Bert *model);
+void bert_set_attn(Bert *model, AttnMap attn);
+
+real *bert_params(Bert *model, size_t *count);  // the flat parameter buffer
+real *bert_param(Bert *model, ParamId id);      // start of one tensor in it
+
+// Allocates gradients (zeroed) and the activations the backward needs.
+int bert_enable_grads(Bert *model, Err *err);
+real *bert_grads(Bert *model, size_t *count);  // NULL before bert_enable_grads
+real *bert_grad(Bert *model, ParamId id);
+void bert_zero_grads(Bert *model);
+
+typedef struct {
+    int batch, seq;        // B rows padded to T tokens
+    const int *ids;        // [B, T]
+    const int *type_ids;   // [B, T]
+    const int *lengths;    // [B]: real tokens in each row; the rest is padding
+} BertInput;
+
+typedef struct {
+    float hidden;      // after the embeddings, the attention output and the FFN
+    float attention;   // on the attention probabilities, after the map
+    float classifier;  // on the pooled output, before the classifier
+    uint64_t seed;     // masks are a pure function of (seed, site, element)
+} Dropout;
+
+// Forward to logits.  dropout == NULL means inference (no dropout).
+int bert_forward(Bert *model, const BertInput *in, const Dropout *dropout, Err *err);
+const real *bert_hidden(const Bert *model);  // [B, T, H] last hidden states
+const real *bert_pooled(const Bert *model);  // [B, H]
+const real *bert_logits(const Bert *model);  // [B, C]
+
+// Mean loss over the batch of the last forward: cross-entropy on labels[B]
+// (num_labels > 1) or MSE on targets[B] (num_labels == 1).  Also stores
+// dL/dlogits for bert_backward.
+real bert_loss(Bert *model, const int *labels, const real *targets);
+
+// Backward of the last forward + loss; accumulates into the gradients.
+int bert_backward(Bert *model, Err *err);
+
+// Attention sparsity counters: probabilities exactly 0 among real keys.
+// Counting is off by default (it costs a pass over the probabilities).
+void bert_count_zeros(Bert *model, int on);
+void bert_zero_counts(const Bert *model, const uint64_t **zeros, const uint64_t **total);  // [L] each
+void bert_reset_zero_counts(Bert *model);
+
+#endif

@@ -1,0 +1,284 @@
+#include "model/layers.h"
+
+#include <omp.h>
+#include <string.h>
+#include <tgmath.h>
+
+#include "util/rng.h"
+
+// ---------------------------------------------------------------- embeddings
+
+void embeddings_forward(real *out, const int *ids, const int *type_ids, const real *word_emb,
+                        const real *pos_emb, const real *type_emb, int B, int T, int H,
+                        int position_offset) {
+#pragma omp parallel for
+    for (int n = 0; n < B * T; n++) {
+        const real *w = word_emb + (size_t)ids[n] * H;
+        const real *p = pos_emb + (size_t)(position_offset + n % T) * H;
+        const real *t = type_emb + (size_t)type_ids[n] * H;
+        real *o = out + (size_t)n * H;
+        for (int i = 0; i < H; i++) o[i] = w[i] + t[i] + p[i];
+    }
+}
+
+void embeddings_backward(real *dword, real *dpos, real *dtype, const real *dout, const int *ids,
+                         const int *type_ids, const int *lengths, int B, int T, int H,
+                         int position_offset) {
+    // Serial on purpose: ids repeat within a batch, and this is ~N*H adds.
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < lengths[b]; t++) {
+            int n = b * T + t;
+            const real *d = dout + (size_t)n * H;
+            real *w = dword + (size_t)ids[n] * H;
+            real *p = dpos + (size_t)(position_offset + t) * H;
+            real *ty = dtype + (size_t)type_ids[n] * H;
+            for (int i = 0; i < H; i++) {
+                w[i] += d[i];
+                p[i] += d[i];
+                ty[i] += d[i];
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------- linear
+
+void linear_forward(real *out, const real *in, const real *weight, const real *bias, int N, int K,
+                    int C) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, bias, sizeof(real) * C);
+    gemm(CblasNoTrans, CblasTrans, N, C, K, 1.0f, in, K, weight, K, 1.0f, out, C);
+}
+
+void linear_backward(real *din, real *dweight, real *dbias, const real *dout, const real *in,
+                     const real *weight, int N, int K, int C, int din_accumulate) {
+    gemm(CblasTrans, CblasNoTrans, C, K, N, 1.0f, dout, C, in, K, 1.0f, dweight, K);
+    if (din)
+        gemm(CblasNoTrans, CblasNoTrans, N, K, C, 1.0f, dout, C, weight, K,
+             din_accumulate ? 1.0f : 0.0f, din, K);
+    // Column blocks keep each thread on contiguous memory.
+    enum { BLOCK = 64 };
+#pragma omp parallel for
+    for (int c0 = 0; c0 < C; c0 += BLOCK) {
+        int c1 = c0 + BLOCK < C ? c0 + BLOCK : C;
+        real acc[BLOCK] = {0};
+        for (int n = 0; n < N; n++) {
+            const real *d = dout + (size_t)n * C;
+            for (int c = c0; c < c1; c++) acc[c - c0] += d[c];
+        }
+        for (int c = c0; c < c1; c++) dbias[c] += acc[c - c0];
+    }
+}
+
+// ---------------------------------------------------------------- layernorm
+
+void layernorm_forward(real *out, real *mean, real *rstd, const real *in, const real *weight,
+                       const real *bias, int N, int H, real eps) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const real *x = in + (size_t)n * H;
+        double sum = 0.0;
+        for (int i = 0; i < H; i++) sum += x[i];
+        double m = sum / H, var = 0.0;
+        for (int i = 0; i < H; i++) {
+            double d = x[i] - m;
+            var += d * d;
+        }
+        real s = (real)(1.0 / sqrt(var / H + eps));
+        real *o = out + (size_t)n * H;
+        for (int i = 0; i < H; i++) o[i] = ((x[i] - (real)m) * s) * weight[i] + bias[i];
+        mean[n] = (real)m;
+        rstd[n] = s;
+    }
+}
+
+void layernorm_backward(real *din, real *dweight, real *dbias, const real *dout, const real *in,
+                        const real *weight, const real *mean, const real *rstd, int N, int H) {
+    // Input gradients are independent per row; the parameter gradients are
+    // reduced over rows per thread, then summed once.
+    int nthreads = omp_get_max_threads();
+#pragma omp parallel num_threads(nthreads)
+    {
+        real dw_local[H], db_local[H];
+        memset(dw_local, 0, sizeof dw_local);
+        memset(db_local, 0, sizeof db_local);
+#pragma omp for
+        for (int n = 0; n < N; n++) {
+            const real *x = in + (size_t)n * H, *dy = dout + (size_t)n * H;
+            real m = mean[n], s = rstd[n];
+            double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
+            for (int i = 0; i < H; i++) {
+                real xhat = (x[i] - m) * s;
+                real dxhat = dy[i] * weight[i];
+                sum_dxhat += dxhat;
+                sum_dxhat_xhat += dxhat * xhat;
+                dw_local[i] += dy[i] * xhat;
+                db_local[i] += dy[i];
+            }
+            real mean_dxhat = (real)(sum_dxhat / H), mean_dxhat_xhat = (real)(sum_dxhat_xhat / H);
+            real *dx = din + (size_t)n * H;
+            for (int i = 0; i < H; i++) {
+                real xhat = (x[i] - m) * s;
+                dx[i] += s * (dy[i] * weight[i] - mean_dxhat - xhat * mean_dxhat_xhat);
+            }
+        }
+#pragma omp critical
+        for (int i = 0; i < H; i++) {
+            dweight[i] += dw_local[i];
+            dbias[i] += db_local[i];
+        }
+    }
+}
+
+// --------------------------------------------------------------------- gelu
+
+void gelu_forward(real *out, const real *in, long n) {
+    const real inv_sqrt2 = (real)0.70710678118654752440;
+#pragma omp parallel for
+    for (long i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erf(in[i] * inv_sqrt2));
+}
+
+void gelu_backward(real *din, const real *in, const real *dout, long n) {
+    const real inv_sqrt2 = (real)0.70710678118654752440;
+    const real inv_sqrt_2pi = (real)0.39894228040143267794;
+#pragma omp parallel for
+    for (long i = 0; i < n; i++) {
+        real x = in[i];
+        real cdf = 0.5f * (1.0f + erf(x * inv_sqrt2));
+        real pdf = exp(-0.5f * x * x) * inv_sqrt_2pi;
+        din[i] = dout[i] * (cdf + x * pdf);
+    }
+}
+
+// ------------------------------------------------------------------ dropout
+
+// Each 64-bit hash gives the 16-bit draws of 4 consecutive elements.
+static inline int dropout_keep(uint64_t key, long index, uint32_t threshold) {
+    uint64_t bits = rng_hash(key, (uint64_t)index >> 2);
+    return ((bits >> (16 * (index & 3))) & 0xFFFF) >= threshold;
+}
+
+static inline uint32_t dropout_threshold(float p) { return (uint32_t)lrint(p * 65536.0); }
+
+void dropout_forward(real *x, uint8_t *keep, long n, float p, uint64_t seed, uint64_t site) {
+    uint64_t key = rng_hash(seed, site);
+    uint32_t threshold = dropout_threshold(p);
+    real scale = (real)(1.0 / (1.0 - p));
+#pragma omp parallel for
+    for (long i = 0; i < n; i++) {
+        keep[i] = (uint8_t)dropout_keep(key, i, threshold);
+        x[i] = keep[i] ? x[i] * scale : 0.0f;
+    }
+}
+
+void dropout_backward(real *dx, const real *dout, const uint8_t *keep, long n, float p) {
+    real scale = (real)(1.0 / (1.0 - p));
+#pragma omp parallel for
+    for (long i = 0; i < n; i++) dx[i] = keep[i] ? dout[i] * scale : 0.0f;
+}
+
+void residual_forward(real *out, const real *in, long n) {
+#pragma omp parallel for
+    for (long i = 0; i < n; i++) out[i] += in[i];
+}
+
+// ---------------------------------------------------------------- attention
+
+int attention_scratch_floats(int T) { return 2 * T * T + attn_scratch_floats(T); }
+
+// BLAS runs single-threaded inside our (batch, head) parallel region; the
+// big row-batched GEMMs outside it get all threads.  See README "Threads".
+static int blas_enter_parallel(void) {
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return saved;
+}
+
+void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, uint8_t *keep,
+                       real *aux, const real *qkv, const AttentionDims *d, uint64_t *zeros,
+                       uint64_t *total) {
+    const int B = d->B, T = d->T, H = d->H, NH = d->NH, D = H / NH, ld = 3 * H;
+    const real scale = (real)(1.0 / sqrt((double)D));
+    const uint64_t key = rng_hash(d->seed, d->site);
+    const uint32_t threshold = dropout_threshold(d->dropout);
+    const real keep_scale = (real)(1.0 / (1.0 - d->dropout));
+    uint64_t zero_count = 0, pair_count = 0;
+    int saved_threads = blas_enter_parallel();
+#pragma omp parallel for schedule(dynamic) reduction(+ : zero_count, pair_count)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH, len = d->lengths[b];
+        real *row_scratch = d->scratch + (size_t)omp_get_thread_num() * d->scratch_stride;
+        const real *Q = qkv + (size_t)b * T * ld + h * D, *K = Q + H, *V = Q + 2 * H;
+        real *S = scores + (size_t)bh * T * T, *P = probs + (size_t)bh * T * T;
+        real *Pd = d->dropout > 0 ? probs_drop + (size_t)bh * T * T : P;
+        real *A = aux + (size_t)bh * T;
+        gemm(CblasNoTrans, CblasTrans, len, len, D, scale, Q, ld, K, ld, 0.0f, S, T);
+        for (int i = 0; i < len; i++) {
+            real *p = P + (size_t)i * T;
+            A[i] = attn_row_forward(d->map, S + (size_t)i * T, p, len, row_scratch);
+            for (int j = len; j < T; j++) p[j] = 0.0f;
+            if (zeros) {
+                for (int j = 0; j < len; j++) zero_count += p[j] == 0.0f;
+                pair_count += (uint64_t)len;
+            }
+        }
+        memset(P + (size_t)len * T, 0, sizeof(real) * (size_t)(T - len) * T);
+        if (d->dropout > 0) {
+            uint8_t *kp = keep + (size_t)bh * T * T;
+            for (long i = 0; i < (long)T * T; i++) {
+                long index = (long)bh * T * T + i;
+                kp[i] = (uint8_t)dropout_keep(key, index, threshold);
+                Pd[i] = kp[i] ? P[i] * keep_scale : 0.0f;
+            }
+        }
+        real *C = ctx + (size_t)b * T * H + h * D;
+        gemm(CblasNoTrans, CblasNoTrans, len, D, len, 1.0f, Pd, T, V, ld, 0.0f, C, H);
+        for (int i = len; i < T; i++) memset(C + (size_t)i * H, 0, sizeof(real) * D);
+    }
+    openblas_set_num_threads(saved_threads);
+    if (zeros) {
+        *zeros += zero_count;
+        *total += pair_count;
+    }
+}
+
+void attention_backward(real *dqkv, const real *dctx, const real *qkv, const real *scores,
+                        const real *probs, const real *probs_drop, const uint8_t *keep,
+                        const real *aux, const AttentionDims *d) {
+    const int B = d->B, T = d->T, H = d->H, NH = d->NH, D = H / NH, ld = 3 * H;
+    const real scale = (real)(1.0 / sqrt((double)D));
+    const real keep_scale = (real)(1.0 / (1.0 - d->dropout));
+    int saved_threads = blas_enter_parallel();
+#pragma omp parallel for schedule(dynamic)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH, len = d->lengths[b];
+        real *dP = d->scratch + (size_t)omp_get_thread_num() * d->scratch_stride;
+        real *dS = dP + (size_t)T * T, *row_scratch = dS + (size_t)T * T;
+        const real *Q = qkv + (size_t)b * T * ld + h * D, *K = Q + H, *V = Q + 2 * H;
+        const real *S = scores + (size_t)bh * T * T, *P = probs + (size_t)bh * T * T;
+        const real *Pd = d->dropout > 0 ? probs_drop + (size_t)bh * T * T : P;
+        const real *A = aux + (size_t)bh * T;
+        const real *dC = dctx + (size_t)b * T * H + h * D;
+        real *dQ = dqkv + (size_t)b * T * ld + h * D, *dK = dQ + H, *dV = dQ + 2 * H;
+        gemm(CblasNoTrans, CblasTrans, len, len, D, 1.0f, dC, H, V, ld, 0.0f, dP, T);
+        gemm(CblasTrans, CblasNoTrans, len, D, len, 1.0f, Pd, T, dC, H, 0.0f, dV, ld);
+        for (int i = 0; i < len; i++) {
+            real *dp = dP + (size_t)i * T;
+            if (d->dropout > 0) {
+                const uint8_t *kp = keep + ((size_t)bh * T + i) * T;
+                for (int j = 0; j < len; j++) dp[j] = kp[j] ? dp[j] * keep_scale : 0.0f;
+            }
+            attn_row_backward(d->map, S + (size_t)i * T, P + (size_t)i * T, A[i], dp,
+                              dS + (size_t)i * T, len, row_scratch);
+        }
+        gemm(CblasNoTrans, CblasNoTrans, len, D, len, scale, dS, T, K, ld, 0.0f, dQ, ld);
+        gemm(CblasTrans, CblasNoTrans, len, D, len, scale, dS, T, Q, ld, 0.0f, dK, ld);
+        for (int i = len; i < T; i++) {
+            real *row = dQ + (size_t)i * ld;
+            memset(row, 0, sizeof(real) * D);
+            memset(row + H, 0, sizeof(real) * D);
+            memset(row + 2 * H, 0, sizeof(real) * D);
+        }
+    }
+    openblas_set_num_threads(saved_threads);
+}

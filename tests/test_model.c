@@ -1,0 +1,246 @@
+// The encoder against transformers: forward goldens of the default model,
+// gradient goldens from PyTorch autograd on a tiny random checkpoint (every
+// attention map), and batch independence.  Goldens: tests/golden/
+// gen_model_goldens.py.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/bert.h"
+#include "tests/testutil.h"
+#include "weights/hf_model.h"
+#include "weights/safetensors.h"
+
+static Bert *load_model(const char *dir, int max_batch, int max_seq) {
+    Err err;
+    HfConfig cfg;
+    if (hf_config_load(dir, &cfg, &err) != 0) ck_abort_msg("%s", err.msg);
+    Bert *m = hf_load_model(dir, &cfg, 0, max_batch, max_seq, 1, NULL, &err);
+    if (!m) ck_abort_msg("%s", err.msg);
+    return m;
+}
+
+// Copies one golden tensor into the model's parameter buffer by HF name.
+static void set_param(Bert *m, const StFile *golden, const char *name) {
+    HfTensorRef *refs;
+    Err err;
+    int n = hf_tensor_refs(m, "bert.", &refs, &err);
+    ck_assert_int_gt(n, 0);
+    size_t numel;
+    float *values = golden_f32(golden, name, &numel);
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(refs[i].name, name) != 0) continue;
+        ck_assert_uint_eq(numel, (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1));
+        memcpy(bert_params(m, NULL) + refs[i].offset, values, sizeof(float) * numel);
+        found = 1;
+    }
+    ck_assert_msg(found, "no parameter named %s", name);
+    free(values);
+    free(refs);
+}
+
+typedef struct {
+    int B, T;
+    int *ids, *types, *lengths;
+} GoldenBatch;
+
+static GoldenBatch golden_batch(const StFile *f) {
+    GoldenBatch g;
+    size_t n;
+    g.lengths = golden_i32(f, "lengths", &n);
+    g.B = (int)n;
+    g.ids = golden_i32(f, "input_ids", &n);
+    g.T = (int)n / g.B;
+    g.types = golden_i32(f, "token_type_ids", NULL);
+    return g;
+}
+
+static void golden_batch_free(GoldenBatch *g) {
+    free(g->ids);
+    free(g->types);
+    free(g->lengths);
+}
+
+// Asserts hidden states on real positions only: padded query rows are not
+// computed (their outputs never reach anything real).
+static void assert_hidden_real(const char *what, const float *got, const float *want,
+                               const int *lengths, int B, int T, int H, double atol) {
+    for (int b = 0; b < B; b++) {
+        char label[96];
+        snprintf(label, sizeof label, "%s row %d", what, b);
+        assert_allclose(label, got + (size_t)b * T * H, want + (size_t)b * T * H,
+                        (size_t)lengths[b] * H, atol, 0.0);
+    }
+}
+
+START_TEST(forward_matches_transformers) {
+    StFile *f = golden_open(TEST_GOLDEN_DIR "/forward_minilm.safetensors");
+    GoldenBatch g = golden_batch(f);
+    Bert *m = load_model(TEST_MODEL_DIR, g.B, g.T);
+    const BertConfig *c = bert_config(m);
+    ck_assert_int_eq(c->num_labels, 2);  // the fixture's head has 2 outputs
+    set_param(m, f, "classifier.weight");
+    set_param(m, f, "classifier.bias");
+    Err err;
+    BertInput in = {g.B, g.T, g.ids, g.types, g.lengths};
+    if (bert_forward(m, &in, NULL, &err) != 0) ck_abort_msg("%s", err.msg);
+    float *hidden = golden_f32(f, "hidden", NULL), *pooled = golden_f32(f, "pooled", NULL),
+          *logits = golden_f32(f, "logits", NULL);
+    assert_hidden_real("hidden", bert_hidden(m), hidden, g.lengths, g.B, g.T, c->hidden_size, 1e-4);
+    assert_allclose("pooled", bert_pooled(m), pooled, (size_t)g.B * c->hidden_size, 1e-4, 0);
+    assert_allclose("logits", bert_logits(m), logits, (size_t)g.B * 2, 1e-4, 0);
+    free(hidden);
+    free(pooled);
+    free(logits);
+    bert_free(m);
+    golden_batch_free(&g);
+    st_close(f);
+}
+END_TEST
+
+// A text alone (unpadded) and inside the padded batch give the same outputs.
+static void check_alone_equals_batched(AttnMap map) {
+    StFile *f = golden_open(TEST_GOLDEN_DIR "/forward_minilm.safetensors");
+    GoldenBatch g = golden_batch(f);
+    Bert *batch = load_model(TEST_MODEL_DIR, g.B, g.T);
+    Bert *alone = load_model(TEST_MODEL_DIR, 1, g.T);
+    bert_set_attn(batch, map);
+    bert_set_attn(alone, map);
+    const int H = bert_config(batch)->hidden_size;
+    Err err;
+    BertInput in = {g.B, g.T, g.ids, g.types, g.lengths};
+    ck_assert_int_eq(bert_forward(batch, &in, NULL, &err), 0);
+    for (int b = 0; b < g.B; b++) {
+        int len = g.lengths[b];
+        BertInput one = {1, len, g.ids + (size_t)b * g.T, g.types + (size_t)b * g.T, &len};
+        ck_assert_int_eq(bert_forward(alone, &one, NULL, &err), 0);
+        char what[64];
+        snprintf(what, sizeof what, "%s row %d hidden", attn_kind_name(map.kind), b);
+        assert_allclose(what, bert_hidden(alone), bert_hidden(batch) + (size_t)b * g.T * H,
+                        (size_t)len * H, 1e-5, 0);
+        snprintf(what, sizeof what, "%s row %d logits", attn_kind_name(map.kind), b);
+        assert_allclose(what, bert_logits(alone), bert_logits(batch) + 2 * b, 2, 1e-5, 0);
+    }
+    bert_free(batch);
+    bert_free(alone);
+    golden_batch_free(&g);
+    st_close(f);
+}
+
+START_TEST(alone_equals_batched) {
+    static const AttnMap maps[] = {{ATTN_SOFTMAX, 0}, {ATTN_RSOFTMAX, 0.5f}, {ATTN_SPARSEMAX, 0},
+                                   {ATTN_ENTMAX15, 0}};
+    check_alone_equals_batched(maps[_i]);
+}
+END_TEST
+
+// ------------------------------------------------------------ gradients
+
+typedef struct {
+    const char *file;  // under tests/golden/
+    const char *model; // checkpoint dir
+    AttnMap map;
+} GradCase;
+
+static const GradCase grad_cases[] = {
+    {"grad_softmax_single", "tiny_bert", {ATTN_SOFTMAX, 0}},
+    {"grad_softmax_pair", "tiny_bert", {ATTN_SOFTMAX, 0}},
+    {"grad_rsoftmax_r0_single", "tiny_bert", {ATTN_RSOFTMAX, 0}},
+    {"grad_rsoftmax_r0_pair", "tiny_bert", {ATTN_RSOFTMAX, 0}},
+    {"grad_rsoftmax_r0.25_single", "tiny_bert", {ATTN_RSOFTMAX, 0.25f}},
+    {"grad_rsoftmax_r0.25_pair", "tiny_bert", {ATTN_RSOFTMAX, 0.25f}},
+    {"grad_rsoftmax_r0.5_single", "tiny_bert", {ATTN_RSOFTMAX, 0.5f}},
+    {"grad_rsoftmax_r0.5_pair", "tiny_bert", {ATTN_RSOFTMAX, 0.5f}},
+    {"grad_rsoftmax_r0.9_single", "tiny_bert", {ATTN_RSOFTMAX, 0.9f}},
+    {"grad_rsoftmax_r0.9_pair", "tiny_bert", {ATTN_RSOFTMAX, 0.9f}},
+    {"grad_rsoftmax_r1_single", "tiny_bert", {ATTN_RSOFTMAX, 1.0f}},
+    {"grad_rsoftmax_r1_pair", "tiny_bert", {ATTN_RSOFTMAX, 1.0f}},
+    {"grad_sparsemax_single", "tiny_bert", {ATTN_SPARSEMAX, 0}},
+    {"grad_sparsemax_pair", "tiny_bert", {ATTN_SPARSEMAX, 0}},
+    {"grad_entmax15_single", "tiny_bert", {ATTN_ENTMAX15, 0}},
+    {"grad_entmax15_pair", "tiny_bert", {ATTN_ENTMAX15, 0}},
+    {"grad_mse_softmax_single", "tiny_bert_stsb", {ATTN_SOFTMAX, 0}},
+    {"grad_mse_softmax_pair", "tiny_bert_stsb", {ATTN_SOFTMAX, 0}},
+};
+enum { GRAD_CASES = sizeof grad_cases / sizeof grad_cases[0] };
+
+START_TEST(gradients_match_autograd) {
+    const GradCase *gc = &grad_cases[_i];
+    char path[512], dir[512];
+    snprintf(path, sizeof path, TEST_GOLDEN_DIR "/%s.safetensors", gc->file);
+    snprintf(dir, sizeof dir, TEST_GOLDEN_DIR "/%s", gc->model);
+    StFile *f = golden_open(path);
+    GoldenBatch g = golden_batch(f);
+    Bert *m = load_model(dir, g.B, g.T);
+    bert_set_attn(m, gc->map);
+    Err err;
+    ck_assert_int_eq(bert_enable_grads(m, &err), 0);
+    BertInput in = {g.B, g.T, g.ids, g.types, g.lengths};
+    ck_assert_int_eq(bert_forward(m, &in, NULL, &err), 0);
+    const int C = bert_config(m)->num_labels;
+    int *labels = C > 1 ? golden_i32(f, "labels", NULL) : NULL;
+    float *targets = C == 1 ? golden_f32(f, "targets", NULL) : NULL;
+    float loss = bert_loss(m, labels, targets);
+    float *want_loss = golden_f32(f, "loss", NULL), *want_logits = golden_f32(f, "logits", NULL);
+    assert_allclose("logits", bert_logits(m), want_logits, (size_t)g.B * C, 1e-6, 1e-4);
+    assert_allclose("loss", &loss, want_loss, 1, 1e-6, 1e-4);
+    bert_zero_grads(m);
+    ck_assert_int_eq(bert_backward(m, &err), 0);
+
+    HfTensorRef *refs;
+    int n = hf_tensor_refs(m, "bert.", &refs, &err);
+    for (int i = 0; i < n; i++) {
+        char name[200];
+        snprintf(name, sizeof name, "grad.%s", refs[i].name);
+        size_t numel;
+        float *want = golden_f32(f, name, &numel);
+        ck_assert_uint_eq(numel, (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1));
+        char what[256];
+        snprintf(what, sizeof what, "%s %s", gc->file, name);
+        assert_allclose(what, bert_grads(m, NULL) + refs[i].offset, want, numel, 1e-6, 1e-4);
+        free(want);
+    }
+    free(refs);
+    free(labels);
+    free(targets);
+    free(want_loss);
+    free(want_logits);
+    bert_free(m);
+    golden_batch_free(&g);
+    st_close(f);
+}
+END_TEST
+
+// Bridge for the double-precision suite (tests/test_model_f64.c): the
+// tiny checkpoint's parameters, loaded by the float engine, as doubles in
+// the shared layout, plus the HF name table.
+int test_tiny_params(const char *dir, double **params, size_t *count, HfTensorRef **refs) {
+    Bert *m = load_model(dir, 1, 8);
+    Err err;
+    size_t n;
+    const float *p = bert_params(m, &n);
+    *params = malloc(sizeof(double) * n);
+    ck_assert_ptr_nonnull(*params);
+    for (size_t i = 0; i < n; i++) (*params)[i] = p[i];
+    *count = n;
+    int nrefs = hf_tensor_refs(m, "bert.", refs, &err);
+    bert_free(m);
+    return nrefs;
+}
+
+Suite *model_suite(void) {
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("forward");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, forward_matches_transformers);
+    tcase_add_loop_test(tc, alone_equals_batched, 0, 4);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gradients");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, gradients_match_autograd, 0, GRAD_CASES);
+    suite_add_tcase(s, tc);
+    return s;
+}

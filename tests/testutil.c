@@ -1,0 +1,83 @@
+#include "tests/testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fileio.h"
+#include "weights/safetensors.h"
+
+void assert_allclose(const char *what, const float *got, const float *want, size_t n, double atol,
+                     double rtol) {
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        double tol = atol + rtol * fabs(w);
+        if (!(fabs(g - w) <= tol))
+            ck_abort_msg("%s[%zu]: got %.9g, want %.9g (|diff| %.3g > tol %.3g)", what, i, g, w,
+                         fabs(g - w), tol);
+    }
+}
+
+void assert_allclose_d(const char *what, const double *got, const double *want, size_t n,
+                       double atol, double rtol) {
+    for (size_t i = 0; i < n; i++) {
+        double tol = atol + rtol * fabs(want[i]);
+        if (!(fabs(got[i] - want[i]) <= tol))
+            ck_abort_msg("%s[%zu]: got %.12g, want %.12g (|diff| %.3g > tol %.3g)", what, i, got[i],
+                         want[i], fabs(got[i] - want[i]), tol);
+    }
+}
+
+char *test_tmpdir(void) {
+    char *path = strdup("/tmp/engine-test-XXXXXX");
+    ck_assert_ptr_nonnull(path);
+    ck_assert_ptr_nonnull(mkdtemp(path));
+    return path;
+}
+
+void test_tmpdir_remove(char *path) {
+    Err err;
+    if (path && dir_remove_tree(path, &err) != 0) fprintf(stderr, "warning: %s\n", err.msg);
+    free(path);
+}
+
+void test_write_file(const char *dir, const char *name, const void *data, size_t len) {
+    char path[4096];
+    Err err;
+    ck_assert_int_eq(path_join(path, sizeof path, dir, name, &err), 0);
+    if (file_write_atomic(path, data, len, &err) != 0) ck_abort_msg("%s", err.msg);
+}
+
+StFile *golden_open(const char *path) {
+    Err err;
+    StFile *file = st_open(path, &err);
+    if (!file) ck_abort_msg("%s", err.msg);
+    return file;
+}
+
+static const StTensor *golden_find(const StFile *file, const char *name) {
+    const StTensor *t = st_find(file, name);
+    if (!t) ck_abort_msg("%s: golden tensor %s missing", st_path(file), name);
+    return t;
+}
+
+float *golden_f32(const StFile *file, const char *name, size_t *numel) {
+    const StTensor *t = golden_find(file, name);
+    float *out = malloc(sizeof(float) * (t->numel ? t->numel : 1));
+    ck_assert_ptr_nonnull(out);
+    Err err;
+    if (st_to_f32(file, t, out, t->numel, &err) != 0) ck_abort_msg("%s", err.msg);
+    if (numel) *numel = t->numel;
+    return out;
+}
+
+int *golden_i32(const StFile *file, const char *name, size_t *numel) {
+    const StTensor *t = golden_find(file, name);
+    if (t->dtype != ST_I32) ck_abort_msg("%s: golden tensor %s is not I32", st_path(file), name);
+    int *out = malloc(sizeof(int) * (t->numel ? t->numel : 1));
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, t->data, sizeof(int) * t->numel);
+    if (numel) *numel = t->numel;
+    return out;
+}

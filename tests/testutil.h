@@ -1,0 +1,34 @@
+// Shared helpers for the Check suites.  Tests run from the repository root.
+#ifndef TESTS_TESTUTIL_H
+#define TESTS_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+#define TEST_MODEL_DIR "models/all-MiniLM-L6-v2"
+#define TEST_GOLDEN_DIR "tests/golden"
+
+// Largest |got - want| over n floats must be <= atol + rtol * |want| at
+// every index; on failure reports the tensor name, index and both values.
+void assert_allclose(const char *what, const float *got, const float *want, size_t n, double atol,
+                     double rtol);
+void assert_allclose_d(const char *what, const double *got, const double *want, size_t n,
+                       double atol, double rtol);
+
+// Creates a fresh temporary directory (mkdtemp under /tmp); caller frees
+// the path with test_tmpdir_remove.
+char *test_tmpdir(void);
+void test_tmpdir_remove(char *path);
+
+// Writes text to dir/name; fails the test on error.
+void test_write_file(const char *dir, const char *name, const void *data, size_t len);
+
+// Golden tensors: opens a safetensors golden (fails the test on error) and
+// returns a tensor as a fresh float / int array (caller frees).  numel, if
+// not NULL, receives the element count.
+typedef struct StFile StFile;
+StFile *golden_open(const char *path);
+float *golden_f32(const StFile *file, const char *name, size_t *numel);
+int *golden_i32(const StFile *file, const char *name, size_t *numel);
+
+#endif

@@ -1,0 +1,42 @@
+// Internal contract between tokenizer.c (special tokens, pairs, truncation)
+// and the two engines that turn raw text into ids.  Not part of the public
+// API: use tokenizer/tokenizer.h.
+#ifndef TOKENIZER_ENGINES_H
+#define TOKENIZER_ENGINES_H
+
+#include "util/err.h"
+
+// How an engine's model frames its inputs.
+typedef struct {
+    int cls_id, sep_id, pad_id, unk_id;
+    // Separators between the two texts of a pair: 1 for BERT
+    // ([CLS] a [SEP] b [SEP]), 2 for RoBERTa / XLM-R (<s> a </s></s> b </s>).
+    int pair_separators;
+    // token_type id of the second text: 1 for BERT, 0 for RoBERTa / XLM-R.
+    int second_type_id;
+} SpecialTokens;
+
+// WordPiece (tokenizer/wordpiece.c): our own code, exact parity with
+// Hugging Face's BertTokenizer.
+typedef struct WordPiece WordPiece;
+WordPiece *wordpiece_load(const char *model_dir, Err *err);
+void wordpiece_free(WordPiece *wp);
+int wordpiece_tokenize(const WordPiece *wp, const char *text, int *ids, int cap, Err *err);
+int wordpiece_vocab_size(const WordPiece *wp);
+const char *wordpiece_id_to_piece(const WordPiece *wp, int id);
+SpecialTokens wordpiece_specials(const WordPiece *wp);
+
+// SentencePiece (tokenizer/sp_engine.c over tokenizer/spm.h): for model
+// directories that ship a *.model file.  Ids are those the checkpoint's
+// Hugging Face tokenizer gives (e.g. XLM-R's fairseq offset).
+typedef struct SpEngine SpEngine;
+SpEngine *sp_engine_load(const char *model_dir, Err *err);
+void sp_engine_free(SpEngine *sp);
+int sp_engine_tokenize(const SpEngine *sp, const char *text, int *ids, int cap, Err *err);
+int sp_engine_vocab_size(const SpEngine *sp);
+const char *sp_engine_id_to_piece(const SpEngine *sp, int id);
+SpecialTokens sp_engine_specials(const SpEngine *sp);
+// The *.model file a directory ships, or NULL when it has none.
+const char *sp_engine_model_file(const char *model_dir, char *buf, int cap);
+
+#endif

@@ -1,0 +1,96 @@
+#include "train/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct Optimizer {
+    OptimConfig cfg;
+    size_t n;
+    float *m, *v;  // AdamW moments [n]
+};
+
+Optimizer *optim_build(const OptimConfig *cfg, Bert *model, Err *err) {
+    Optimizer *opt = err_calloc(err, 1, sizeof *opt, "optimizer");
+    if (!opt) return NULL;
+    opt->cfg = *cfg;
+    bert_params(model, &opt->n);
+    if (cfg->kind == OPTIM_ADAMW) {
+        opt->m = err_calloc(err, 2 * opt->n, sizeof(float), "AdamW moments");
+        if (!opt->m) {
+            free(opt);
+            return NULL;
+        }
+        opt->v = opt->m + opt->n;
+    }
+    return opt;
+}
+
+void optim_free(Optimizer *opt) {
+    if (!opt) return;
+    free(opt->m);
+    free(opt);
+}
+
+float *optim_moments(Optimizer *opt, int which, size_t *count) {
+    if (count) *count = opt->m ? opt->n : 0;
+    if (!opt->m) return NULL;
+    return which == 0 ? opt->m : opt->v;
+}
+
+void optim_step(Optimizer *opt, Bert *model, float lr, long step) {
+    const OptimConfig *c = &opt->cfg;
+    float *params = bert_params(model, NULL), *grads = bert_grads(model, NULL);
+    const BertConfig *bc = bert_config(model);
+    // torch.optim.AdamW: decoupled decay p *= 1 - lr*wd, then the
+    // bias-corrected Adam update; SGD: p -= lr * (g + wd*p).
+    const double bc1 = 1.0 - pow(c->beta1, (double)(step + 1));
+    const double bc2_sqrt = sqrt(1.0 - pow(c->beta2, (double)(step + 1)));
+    const float step_size = (float)(lr / bc1);
+    for (int id = 0; id < PT_COUNT; id++) {
+        ParamInfo info;
+        bert_param_info(bc, (ParamId)id, &info);
+        const float wd = info.no_decay ? 0.0f : c->weight_decay;
+        const size_t begin = (size_t)(bert_param(model, (ParamId)id) - params);
+        const size_t end = begin + bert_param_numel(bc, (ParamId)id);
+        if (c->kind == OPTIM_SGD) {
+#pragma omp parallel for
+            for (size_t i = begin; i < end; i++) params[i] -= lr * (grads[i] + wd * params[i]);
+            continue;
+        }
+#pragma omp parallel for
+        for (size_t i = begin; i < end; i++) {
+            float g = grads[i];
+            float m = opt->m[i] + (1.0f - c->beta1) * (g - opt->m[i]);  // torch lerp_
+            float v = c->beta2 * opt->v[i] + (1.0f - c->beta2) * g * g;
+            opt->m[i] = m;
+            opt->v[i] = v;
+            float p = params[i] * (1.0f - lr * wd);
+            params[i] = p - step_size * m / (sqrtf(v) / (float)bc2_sqrt + c->eps);
+        }
+    }
+}
+
+float lr_at(float peak, long step, long total, long warmup) {
+    if (step < warmup) return peak * (float)step / (float)warmup;
+    double left = (double)(total - step) / (double)(total - warmup > 0 ? total - warmup : 1);
+    return peak * (float)(left > 0 ? left : 0);
+}
+
+long warmup_steps_for(float ratio, long total) { return (long)ceil((double)ratio * (double)total); }
+
+double clip_grad_norm(Bert *model, float max_norm) {
+    size_t n;
+    float *g = bert_grads(model, &n);
+    double sum = 0.0;
+#pragma omp parallel for reduction(+ : sum)
+    for (size_t i = 0; i < n; i++) sum += (double)g[i] * g[i];
+    double norm = sqrt(sum);
+    if (max_norm > 0 && norm > max_norm) {
+        // torch.nn.utils.clip_grad_norm_ divides by (norm + 1e-6).
+        float scale = (float)(max_norm / (norm + 1e-6));
+#pragma omp parallel for
+        for (size_t i = 0; i < n; i++) g[i] *= scale;
+    }
+    return norm;
+}

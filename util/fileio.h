@@ -1,0 +1,29 @@
+// Small, fully checked file helpers shared by every folder.
+#ifndef UTIL_FILEIO_H
+#define UTIL_FILEIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+// Reads a whole file into a NUL-terminated heap buffer (caller frees).
+int file_read_all(const char *path, char **data, size_t *len, Err *err);
+bool file_exists(const char *path);
+bool dir_exists(const char *path);
+// Writes `len` bytes to path via path.tmp + fsync + rename, so an existing
+// file is never left half-written.
+int file_write_atomic(const char *path, const void *data, size_t len, Err *err);
+// mkdir -p.
+int dir_make(const char *path, Err *err);
+// rm -rf; missing path is not an error.
+int dir_remove_tree(const char *path, Err *err);
+// Atomically replaces directory `dst` by directory `src` (both on one file
+// system): after the call `dst` holds what `src` held and `src` is gone.
+int dir_replace(const char *src, const char *dst, Err *err);
+// snprintf into out[cap] of "a/b"; error if it would truncate.
+int path_join(char *out, size_t cap, const char *a, const char *b, Err *err);
+// Copies a file byte for byte (atomically).
+int file_copy(const char *src, const char *dst, Err *err);
+
+#endif

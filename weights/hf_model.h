@@ -1,0 +1,78 @@
+// Hugging Face model directories <-> our model: config.json (read with
+// cJSON), tensor names (with or without the `bert.` prefix, legacy
+// LayerNorm gamma/beta, optional pooler and classifier), and writing a
+// directory back that `transformers` loads as BertForSequenceClassification.
+#ifndef WEIGHTS_HF_MODEL_H
+#define WEIGHTS_HF_MODEL_H
+
+#include <stdint.h>
+
+#include "model/bert.h"
+#include "util/err.h"
+
+#define HF_MAX_LABELS 64
+#define HF_LABEL_MAX 64
+
+typedef struct {
+    BertConfig bert;        // architecture; num_labels from id2label / num_labels
+    char model_type[32];    // "bert"
+    float initializer_range;
+    float classifier_dropout;  // classifier_dropout, else hidden_dropout_prob
+    int has_label_names;    // id2label present with non-generic names
+    int num_label_names;
+    char label_names[HF_MAX_LABELS][HF_LABEL_MAX];  // id -> name
+    char problem_type[40];  // "", "regression", "single_label_classification"
+    int has_attn;           // our own fields attention_probs_fn / attention_r
+} HfConfig;
+
+// Reads DIR/config.json.  Unsupported settings (a hidden_act we lack, a
+// position_embedding_type other than absolute, a decoder, ...) are refused
+// with a message naming the field.
+int hf_config_load(const char *dir, HfConfig *out, Err *err);
+
+// What hf_load_model did about the parts a checkpoint may lack.
+typedef struct {
+    int pooler_initialised;      // no pooler in the checkpoint
+    int classifier_initialised;  // no head, or one of another size
+    int checkpoint_labels;       // size of the checkpoint's head (0 if none)
+} HfLoadReport;
+
+// Builds a model for `num_labels` outputs (0: as the config says) and fills
+// it from DIR's model.safetensors (or sharded index).  Missing pooler or a
+// head that does not fit is initialised as transformers does (normal with
+// std initializer_range, zero bias) from init_seed; report says so.
+Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int max_batch,
+                    int max_seq, uint64_t init_seed, HfLoadReport *report, Err *err);
+
+// Fills an existing model's parameters from DIR (same checks as above,
+// without initialising anything: every tensor must be present and fit).
+int hf_load_params(Bert *model, const char *dir, Err *err);
+
+// Every Hugging Face tensor of a model and where it lives in the flat
+// parameter buffer (the same offsets index the gradient buffer).  `prefix`
+// ("bert." or "") goes before the encoder's names, never before
+// classifier.*.  Returns the count and a malloc'ed array (caller frees).
+typedef struct {
+    char name[160];
+    size_t offset;   // into bert_params() / bert_grads()
+    int rows, cols;  // HF shape; cols == 0 for vectors
+} HfTensorRef;
+int hf_tensor_refs(Bert *model, const char *prefix, HfTensorRef **refs, Err *err);
+
+// Writes DIR/model.safetensors with Hugging Face names (bert.* and
+// classifier.*), written atomically.
+int hf_save_params(Bert *model, const char *dir, Err *err);
+
+// Writes DIR/config.json: the source directory's config.json with the
+// classification fields (architectures, id2label/label2id, problem_type) and
+// our attention fields set.  label_names: num_labels names (NULL for
+// regression or generic names).
+int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
+                   const char *const *label_names, Err *err);
+
+// Copies the tokenizer files present in src_dir (vocab.txt, tokenizer.json,
+// tokenizer_config.json, special_tokens_map.json, added_tokens.json,
+// *.model) into dir.
+int hf_copy_tokenizer(const char *src_dir, const char *dir, Err *err);
+
+#endif
