@@ -94,38 +94,41 @@ void layernorm_forward(real *out, real *mean, real *rstd, const real *in, const 
 
 void layernorm_backward(real *din, real *dweight, real *dbias, const real *dout, const real *in,
                         const real *weight, const real *mean, const real *rstd, int N, int H) {
-    // Input gradients are independent per row; the parameter gradients are
-    // reduced over rows per thread, then summed once.
-    int nthreads = omp_get_max_threads();
-#pragma omp parallel num_threads(nthreads)
-    {
-        real dw_local[H], db_local[H];
-        memset(dw_local, 0, sizeof dw_local);
-        memset(db_local, 0, sizeof db_local);
-#pragma omp for
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const real *x = in + (size_t)n * H, *dy = dout + (size_t)n * H;
+        real m = mean[n], s = rstd[n];
+        double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
+        for (int i = 0; i < H; i++) {
+            real dxhat = dy[i] * weight[i];
+            sum_dxhat += dxhat;
+            sum_dxhat_xhat += dxhat * ((x[i] - m) * s);
+        }
+        real mean_dxhat = (real)(sum_dxhat / H), mean_dxhat_xhat = (real)(sum_dxhat_xhat / H);
+        real *dx = din + (size_t)n * H;
+        for (int i = 0; i < H; i++) {
+            real xhat = (x[i] - m) * s;
+            dx[i] += s * (dy[i] * weight[i] - mean_dxhat - xhat * mean_dxhat_xhat);
+        }
+    }
+    // Parameter gradients by column blocks: each sum runs over rows in a
+    // fixed order, so results do not depend on thread scheduling.
+    enum { BLOCK = 64 };
+#pragma omp parallel for
+    for (int c0 = 0; c0 < H; c0 += BLOCK) {
+        int c1 = c0 + BLOCK < H ? c0 + BLOCK : H;
+        real dw[BLOCK] = {0}, db[BLOCK] = {0};
         for (int n = 0; n < N; n++) {
             const real *x = in + (size_t)n * H, *dy = dout + (size_t)n * H;
             real m = mean[n], s = rstd[n];
-            double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-            for (int i = 0; i < H; i++) {
-                real xhat = (x[i] - m) * s;
-                real dxhat = dy[i] * weight[i];
-                sum_dxhat += dxhat;
-                sum_dxhat_xhat += dxhat * xhat;
-                dw_local[i] += dy[i] * xhat;
-                db_local[i] += dy[i];
-            }
-            real mean_dxhat = (real)(sum_dxhat / H), mean_dxhat_xhat = (real)(sum_dxhat_xhat / H);
-            real *dx = din + (size_t)n * H;
-            for (int i = 0; i < H; i++) {
-                real xhat = (x[i] - m) * s;
-                dx[i] += s * (dy[i] * weight[i] - mean_dxhat - xhat * mean_dxhat_xhat);
+            for (int c = c0; c < c1; c++) {
+                dw[c - c0] += dy[c] * ((x[c] - m) * s);
+                db[c - c0] += dy[c];
             }
         }
-#pragma omp critical
-        for (int i = 0; i < H; i++) {
-            dweight[i] += dw_local[i];
-            dbias[i] += db_local[i];
+        for (int c = c0; c < c1; c++) {
+            dweight[c] += dw[c - c0];
+            dbias[c] += db[c - c0];
         }
     }
 }

@@ -1,6 +1,7 @@
 #include "train/optim.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,9 +83,20 @@ long warmup_steps_for(float ratio, long total) { return (long)ceil((double)ratio
 double clip_grad_norm(Bert *model, float max_norm) {
     size_t n;
     float *g = bert_grads(model, &n);
+    // Per-thread partial sums added in thread order: the same seed and
+    // thread count give bit-identical runs.
+    enum { MAX_PARTS = 64 };
+    double partial[MAX_PARTS] = {0};
+    int parts = omp_get_max_threads() < MAX_PARTS ? omp_get_max_threads() : MAX_PARTS;
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int t = 0; t < parts; t++) {
+        size_t lo = n * (size_t)t / (size_t)parts, hi = n * (size_t)(t + 1) / (size_t)parts;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+        partial[t] = s;
+    }
     double sum = 0.0;
-#pragma omp parallel for reduction(+ : sum)
-    for (size_t i = 0; i < n; i++) sum += (double)g[i] * g[i];
+    for (int t = 0; t < parts; t++) sum += partial[t];
     double norm = sqrt(sum);
     if (max_norm > 0 && norm > max_norm) {
         // torch.nn.utils.clip_grad_norm_ divides by (norm + 1e-6).

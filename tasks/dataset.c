@@ -1,0 +1,267 @@
+// Loading a task split into a Dataset: row checks, labels, texts.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasks/table.h"
+#include "tasks/task_impl.h"
+
+struct Dataset {
+    char *path;
+    bool labeled;
+    int n, cap;
+    Example *ex;    // [cap]
+    size_t *a_off;  // [cap] text offsets in arena while loading
+    size_t *b_off;  // [cap] SIZE_MAX = no text_b
+    char *arena;    // all texts, NUL-terminated
+    size_t alen, acap;
+};
+
+static const char *const BAD_ROW_NAMES[BAD_ROW_KINDS] = {
+    "wrong column count", "unknown label",      "empty text",      "invalid encoding",
+    "bad regression target", "bad CSV quoting", "bad index",
+};
+
+const char *bad_row_kind_name(BadRowKind kind) {
+    return kind >= 0 && kind < BAD_ROW_KINDS ? BAD_ROW_NAMES[kind] : "?";
+}
+
+void dataset_free(Dataset *ds) {
+    if (!ds) return;
+    free(ds->path);
+    free(ds->ex);
+    free(ds->a_off);
+    free(ds->b_off);
+    free(ds->arena);
+    free(ds);
+}
+
+int dataset_size(const Dataset *ds) { return ds->n; }
+bool dataset_is_labeled(const Dataset *ds) { return ds->labeled; }
+const char *dataset_path(const Dataset *ds) { return ds->path; }
+
+const Example *dataset_example(const Dataset *ds, int i) {
+    return i >= 0 && i < ds->n ? &ds->ex[i] : NULL;
+}
+
+int task_resolve_column(const ColumnRef *ref, const TableRecord *header, const char *path,
+                        int *index, Err *err) {
+    *index = ref->index;
+    if (!ref->name) return 0;
+    for (int i = 0; i < header->nfields; i++)
+        if (strcmp(header->fields[i], ref->name) == 0) {
+            *index = i;
+            return 0;
+        }
+    return err_set(err, "%s:%d: no column named \"%s\" in the header", path, header->line,
+                   ref->name);
+}
+
+static int arena_add(Dataset *ds, const char *s, size_t *off, Err *err) {
+    size_t n = strlen(s) + 1;
+    if (ds->alen + n > ds->acap) {
+        size_t cap = ds->acap ? ds->acap : 4096;
+        while (cap < ds->alen + n) cap *= 2;
+        char *p = err_realloc(err, ds->arena, cap, "dataset texts");
+        if (!p) return -1;
+        ds->arena = p;
+        ds->acap = cap;
+    }
+    memcpy(ds->arena + ds->alen, s, n);
+    *off = ds->alen;
+    ds->alen += n;
+    return 0;
+}
+
+static int grow_examples(Dataset *ds, Err *err) {
+    if (ds->n < ds->cap) return 0;
+    int cap = ds->cap ? 2 * ds->cap : 1024;
+    Example *ex = err_realloc(err, ds->ex, (size_t)cap * sizeof *ex, "examples");
+    if (!ex) return -1;
+    ds->ex = ex;
+    size_t *a = err_realloc(err, ds->a_off, (size_t)cap * sizeof *a, "examples");
+    if (!a) return -1;
+    ds->a_off = a;
+    size_t *b = err_realloc(err, ds->b_off, (size_t)cap * sizeof *b, "examples");
+    if (!b) return -1;
+    ds->b_off = b;
+    ds->cap = cap;
+    return 0;
+}
+
+// snprintf at msg + *n that never runs past cap.
+static void append(char *msg, size_t cap, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *msg, size_t cap, size_t *n, const char *fmt, ...) {
+    if (*n >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(msg + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0) *n += (size_t)k;
+}
+
+static bool is_blank(const char *s) { return s[strspn(s, " \t\n\r\v\f")] == '\0'; }
+
+// Columns of one split, resolved for its file.
+typedef struct {
+    int ncols, a, b, label, index;
+} Layout;
+
+// Checks a record and fills `ex` from it; returns -1 when the row is good,
+// else the BadRowKind with the reason in msg.
+static int check_row(const Task *task, const Layout *L, const TableRecord *rec, Example *ex,
+                     char *msg, size_t cap) {
+    if (rec->problem != TABLE_OK) {
+        snprintf(msg, cap, "%s", rec->problem_msg);
+        return rec->problem == TABLE_BAD_UTF8 ? BAD_ENCODING : BAD_QUOTING;
+    }
+    if (rec->nfields != L->ncols) {
+        snprintf(msg, cap, "expected %d columns, found %d", L->ncols, rec->nfields);
+        return BAD_COLUMNS;
+    }
+    const int text_cols[2] = {L->a, L->b};
+    for (int k = 0; k < 2; k++)
+        if (text_cols[k] >= 0 && is_blank(rec->fields[text_cols[k]])) {
+            snprintf(msg, cap, "empty text in column %d", text_cols[k]);
+            return BAD_EMPTY_TEXT;
+        }
+    ex->label = -1;
+    ex->target = NAN;
+    if (L->label >= 0) {
+        const char *s = rec->fields[L->label];
+        if (task->regression) {
+            char *end;
+            errno = 0;
+            double v = strtod(s, &end);
+            while (end != s && (*end == ' ' || *end == '\t')) end++;
+            if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) ||
+                fabs(v) > 3.0e38) {
+                snprintf(msg, cap, "cannot parse regression target \"%.60s\"", s);
+                return BAD_TARGET;
+            }
+            ex->target = (float)v;
+        } else if ((ex->label = task_label_id(task, s)) < 0) {
+            size_t n = 0;
+            append(msg, cap, &n, "unknown label \"%.60s\" (expected one of: ", s);
+            for (int i = 0; i < task->num_labels && i < 8; i++)
+                append(msg, cap, &n, "%s%s", i ? ", " : "", task->labels[i]);
+            append(msg, cap, &n, "%s)", task->num_labels > 8 ? ", ..." : "");
+            return BAD_LABEL;
+        }
+    }
+    if (L->index >= 0) {
+        const char *s = rec->fields[L->index];
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (end == s || *end != '\0' || errno == ERANGE || !strchr("0123456789-", s[0])) {
+            snprintf(msg, cap, "index \"%.60s\" is not an integer", s);
+            return BAD_INDEX;
+        }
+        ex->index = v;
+    }
+    return -1;
+}
+
+static int check_layout(const Layout *L, const char *path, Err *err) {
+    const int cols[4] = {L->a, L->b, L->label, L->index};
+    for (int k = 0; k < 4; k++)
+        if (cols[k] >= L->ncols)
+            return err_set(err, "%s: column %d does not exist (the file has %d columns)", path,
+                           cols[k], L->ncols);
+    return 0;
+}
+
+static int read_rows(const Task *task, const TaskSplit *sp, Table *t, Dataset *ds,
+                     bool skip_bad_rows, BadRowCounts *bad, Err *err) {
+    Layout L = {sp->ncols, sp->text_a.index, sp->text_b.index, sp->label.index, sp->index.index};
+    TableRecord rec;
+    int r;
+    if (sp->header) {
+        if ((r = table_next(t, &rec, err)) <= 0)
+            return r < 0 ? -1 : err_set(err, "%s: empty file, expected a header", sp->path);
+        if (rec.problem != TABLE_OK)
+            return err_set(err, "%s:%d: header: %s", sp->path, rec.line, rec.problem_msg);
+        if (L.ncols && rec.nfields != L.ncols)
+            return err_set(err, "%s:%d: header has %d columns, expected %d", sp->path, rec.line,
+                           rec.nfields, L.ncols);
+        L.ncols = rec.nfields;
+        if (task_resolve_column(&sp->text_a, &rec, sp->path, &L.a, err) != 0 ||
+            task_resolve_column(&sp->text_b, &rec, sp->path, &L.b, err) != 0 ||
+            task_resolve_column(&sp->label, &rec, sp->path, &L.label, err) != 0 ||
+            task_resolve_column(&sp->index, &rec, sp->path, &L.index, err) != 0 ||
+            check_layout(&L, sp->path, err) != 0)
+            return -1;
+    }
+    long row = 0;
+    while ((r = table_next(t, &rec, err)) == 1) {
+        if (L.ncols == 0) {  // no header and no fixed layout: the first row decides
+            L.ncols = rec.nfields;
+            if (check_layout(&L, sp->path, err) != 0) return -1;
+        }
+        if (grow_examples(ds, err) != 0) return -1;
+        Example *ex = &ds->ex[ds->n];
+        ex->index = row++;
+        ex->line = rec.line;
+        char msg[ERR_MSG_MAX - 64];
+        int kind = check_row(task, &L, &rec, ex, msg, sizeof msg);
+        if (kind >= 0) {
+            if (!skip_bad_rows) return err_set(err, "%s:%d: %s", sp->path, rec.line, msg);
+            if (bad->total++ == 0)
+                snprintf(bad->first, sizeof bad->first, "%s:%d: %s", sp->path, rec.line, msg);
+            bad->count[kind]++;
+            continue;
+        }
+        if (arena_add(ds, rec.fields[L.a], &ds->a_off[ds->n], err) != 0) return -1;
+        ds->b_off[ds->n] = SIZE_MAX;
+        if (L.b >= 0 && arena_add(ds, rec.fields[L.b], &ds->b_off[ds->n], err) != 0) return -1;
+        ds->n++;
+    }
+    if (r < 0) return -1;
+    // An empty split is almost always a wrong path or a wrong layout.
+    if (ds->n == 0 && bad->total)
+        return err_set(err, "all %d rows are bad, the first: %.900s", bad->total, bad->first);
+    if (ds->n == 0) return err_set(err, "%s: no data rows", sp->path);
+    return 0;
+}
+
+Dataset *task_load(const Task *task, int split, bool skip_bad_rows, BadRowCounts *skipped,
+                   Err *err) {
+    BadRowCounts local;
+    BadRowCounts *bad = skipped ? skipped : &local;
+    memset(bad, 0, sizeof *bad);
+    if (split < 0 || split >= task->num_splits) {
+        err_set(err, "%s: no split %d", task->name, split);
+        return NULL;
+    }
+    const TaskSplit *sp = &task->splits[split];
+    Dataset *ds = err_calloc(err, 1, sizeof *ds, "dataset");
+    if (!ds) return NULL;
+    ds->labeled = sp->label.index >= 0 || sp->label.name;
+    if (!(ds->path = strdup(sp->path))) {
+        err_set(err, "out of memory copying a path");
+        dataset_free(ds);
+        return NULL;
+    }
+    Table *t = table_open(sp->path, task->sep, err);
+    if (!t || read_rows(task, sp, t, ds, skip_bad_rows, bad, err) != 0) {
+        table_close(t);
+        dataset_free(ds);
+        return NULL;
+    }
+    table_close(t);
+    for (int i = 0; i < ds->n; i++) {
+        ds->ex[i].text_a = ds->arena + ds->a_off[i];
+        ds->ex[i].text_b = ds->b_off[i] == SIZE_MAX ? NULL : ds->arena + ds->b_off[i];
+    }
+    free(ds->a_off);
+    free(ds->b_off);
+    ds->a_off = ds->b_off = NULL;
+    return ds;
+}

@@ -1,0 +1,262 @@
+#include "tasks/metrics.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fileio.h"
+
+double metric_accuracy(const int *pred, const int *gold, int n) {
+    if (n <= 0) return NAN;
+    long correct = 0;
+    for (int i = 0; i < n; i++) correct += pred[i] == gold[i];
+    return (double)correct / n;
+}
+
+double metric_f1(const int *pred, const int *gold, int n) {
+    if (n <= 0) return NAN;
+    long tp = 0, fp = 0, fn = 0;
+    for (int i = 0; i < n; i++) {
+        tp += pred[i] == 1 && gold[i] == 1;
+        fp += pred[i] == 1 && gold[i] != 1;
+        fn += pred[i] != 1 && gold[i] == 1;
+    }
+    return tp + fp + fn == 0 ? 0.0 : 2.0 * tp / (2.0 * tp + fp + fn);
+}
+
+int metric_matthews(const int *pred, const int *gold, int n, int num_classes, double *out,
+                    Err *err) {
+    *out = NAN;
+    if (n <= 0) return 0;
+    if (num_classes < 1) return err_set(err, "matthews: %d classes", num_classes);
+    int64_t *t_sum = err_calloc(err, (size_t)num_classes, sizeof *t_sum, "matthews counts");
+    int64_t *p_sum = err_calloc(err, (size_t)num_classes, sizeof *p_sum, "matthews counts");
+    if (!t_sum || !p_sum) {
+        free(t_sum);
+        free(p_sum);
+        return -1;
+    }
+    int64_t correct = 0;
+    for (int i = 0; i < n; i++) {
+        if (pred[i] < 0 || pred[i] >= num_classes || gold[i] < 0 || gold[i] >= num_classes) {
+            free(t_sum);
+            free(p_sum);
+            return err_set(err, "matthews: row %d has class %d / %d outside [0, %d)", i,
+                           pred[i], gold[i], num_classes);
+        }
+        t_sum[gold[i]]++;
+        p_sum[pred[i]]++;
+        correct += pred[i] == gold[i];
+    }
+    // sklearn's multi-class form: covariances of the one-hot indicators,
+    // exact in integers up to n ~ 3e9.
+    int64_t tp = 0, tt = 0, pp = 0, nn = (int64_t)n * n;
+    for (int k = 0; k < num_classes; k++) {
+        tp += t_sum[k] * p_sum[k];
+        tt += t_sum[k] * t_sum[k];
+        pp += p_sum[k] * p_sum[k];
+    }
+    free(t_sum);
+    free(p_sum);
+    double cov_tp = (double)(correct * n - tp), cov_tt = (double)(nn - tt),
+           cov_pp = (double)(nn - pp);
+    *out = cov_tt == 0 || cov_pp == 0 ? 0.0 : cov_tp / sqrt(cov_tt * cov_pp);
+    return 0;
+}
+
+// Element i of a float (is_float) or double array.
+static double at(const void *v, bool is_float, int i) {
+    return is_float ? ((const float *)v)[i] : ((const double *)v)[i];
+}
+
+static bool is_constant(const void *v, bool is_float, int n) {
+    for (int i = 1; i < n; i++)
+        if (at(v, is_float, i) != at(v, is_float, 0)) return false;
+    return true;
+}
+
+// Pearson's r as scipy computes it: centred vectors, normalised, dotted,
+// clipped to [-1, 1]; NaN for constant input or n < 2.
+static double pearson(const void *x, const void *y, bool is_float, int n) {
+    if (n < 2 || is_constant(x, is_float, n) || is_constant(y, is_float, n)) return NAN;
+    double mx = 0, my = 0;
+    for (int i = 0; i < n; i++) {
+        mx += at(x, is_float, i);
+        my += at(y, is_float, i);
+    }
+    mx /= n;
+    my /= n;
+    double sxx = 0, syy = 0, sxy = 0;
+    for (int i = 0; i < n; i++) {
+        double dx = at(x, is_float, i) - mx, dy = at(y, is_float, i) - my;
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    double r = sxy / (sqrt(sxx) * sqrt(syy));
+    return r > 1 ? 1 : r < -1 ? -1 : r;
+}
+
+double metric_pearson(const float *x, const float *y, int n) { return pearson(x, y, true, n); }
+
+typedef struct {
+    double value;
+    int index;
+} Ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+    double x = ((const Ranked *)a)->value, y = ((const Ranked *)b)->value;
+    return (x > y) - (x < y);
+}
+
+// 1-based ranks into out[n]; tied values share their average rank.
+static int average_ranks(const float *v, int n, double *out, Err *err) {
+    Ranked *r = err_malloc(err, (size_t)n * sizeof *r, "ranks");
+    if (!r) return -1;
+    for (int i = 0; i < n; i++) r[i] = (Ranked){v[i], i};
+    qsort(r, (size_t)n, sizeof *r, cmp_ranked);
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j + 1 < n && r[j + 1].value == r[i].value) j++;
+        double rank = (i + j) / 2.0 + 1.0;
+        for (int k = i; k <= j; k++) out[r[k].index] = rank;
+        i = j + 1;
+    }
+    free(r);
+    return 0;
+}
+
+int metric_spearman(const float *x, const float *y, int n, double *out, Err *err) {
+    *out = NAN;
+    if (n < 2) return 0;
+    for (int i = 0; i < n; i++)
+        if (isnan(x[i]) || isnan(y[i])) return 0;  // scipy propagates NaN
+    double *rx = err_malloc(err, (size_t)n * sizeof(double), "ranks");
+    double *ry = err_malloc(err, (size_t)n * sizeof(double), "ranks");
+    int rc = !rx || !ry ? -1 : 0;
+    if (rc == 0) rc = average_ranks(x, n, rx, err);
+    if (rc == 0) rc = average_ranks(y, n, ry, err);
+    if (rc == 0) *out = pearson(rx, ry, false, n);
+    free(rx);
+    free(ry);
+    return rc;
+}
+
+static int argmax(const float *row, int k) {
+    int best = 0;
+    for (int j = 1; j < k; j++)
+        if (row[j] > row[best]) best = j;
+    return best;
+}
+
+int task_score(const Task *task, const Dataset *ds, const float *outputs, TaskScores *s,
+               Err *err) {
+    int n = dataset_size(ds), k = task_num_outputs(task);
+    *s = (TaskScores){n, NAN, NAN, NAN, NAN, NAN, NAN};
+    if (!dataset_is_labeled(ds)) return err_set(err, "%s: split has no labels", dataset_path(ds));
+    int rc = 0;
+    if (task_is_regression(task)) {
+        float *gold = err_malloc(err, (size_t)n * sizeof(float), "gold targets");
+        if (!gold) return -1;
+        for (int i = 0; i < n; i++) gold[i] = dataset_example(ds, i)->target;
+        s->pearson = metric_pearson(outputs, gold, n);
+        rc = metric_spearman(outputs, gold, n, &s->spearman, err);
+        s->primary = (s->pearson + s->spearman) / 2;
+        free(gold);
+        return rc;
+    }
+    int *pred = err_malloc(err, (size_t)n * sizeof(int), "predictions");
+    int *gold = err_malloc(err, (size_t)n * sizeof(int), "gold labels");
+    if (!pred || !gold) {
+        free(pred);
+        free(gold);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        pred[i] = argmax(outputs + (size_t)i * k, k);
+        gold[i] = dataset_example(ds, i)->label;
+    }
+    s->accuracy = metric_accuracy(pred, gold, n);
+    switch (task_metric(task)) {
+    case METRIC_ACCURACY_F1:
+        s->f1 = metric_f1(pred, gold, n);
+        s->primary = (s->accuracy + s->f1) / 2;
+        break;
+    case METRIC_MATTHEWS:
+        rc = metric_matthews(pred, gold, n, k, &s->matthews, err);
+        s->primary = s->matthews;
+        break;
+    default:
+        s->primary = s->accuracy;
+        break;
+    }
+    free(pred);
+    free(gold);
+    return rc;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+} Text;
+
+static void text_printf(Text *t, Err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void text_printf(Text *t, Err *err, const char *fmt, ...) {
+    if (t->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = true;
+            err_set(err, "cannot format predictions");
+            return;
+        }
+        if (t->buf && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap : 1 << 16;
+        while (cap <= t->len + (size_t)n) cap *= 2;
+        char *p = err_realloc(err, t->buf, cap, "predictions text");
+        if (!p) {
+            t->failed = true;
+            return;
+        }
+        t->buf = p;
+        t->cap = cap;
+    }
+}
+
+int predictions_write(const char *path, const Task *task, const Dataset *ds,
+                      const float *outputs, bool glue_submission, Err *err) {
+    int n = dataset_size(ds), k = task_num_outputs(task);
+    bool regression = task_is_regression(task);
+    Text t = {0};
+    text_printf(&t, err, "index\tprediction");
+    if (!glue_submission && !regression)
+        for (int j = 0; j < k; j++) text_printf(&t, err, "\tlogit_%d", j);
+    text_printf(&t, err, "\n");
+    for (int i = 0; i < n && !t.failed; i++) {
+        const float *row = outputs + (size_t)i * k;
+        long index = dataset_example(ds, i)->index;
+        if (regression) {
+            text_printf(&t, err, glue_submission ? "%ld\t%.3f\n" : "%ld\t%.9g\n", index,
+                        (double)row[0]);
+            continue;
+        }
+        text_printf(&t, err, "%ld\t%s", index, task_label_name(task, argmax(row, k)));
+        if (!glue_submission)
+            for (int j = 0; j < k; j++) text_printf(&t, err, "\t%.9g", (double)row[j]);
+        text_printf(&t, err, "\n");
+    }
+    int rc = t.failed ? -1 : file_write_atomic(path, t.buf, t.len, err);
+    free(t.buf);
+    return rc;
+}

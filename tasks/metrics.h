@@ -1,0 +1,64 @@
+// Metrics (as scikit-learn / scipy define them) and prediction files.
+//
+// Usage (after running the model over a dataset in its original order):
+//
+//   float *out;  // [N, task_num_outputs(task)] logits, or [N, 1] scores
+//   TaskScores s;
+//   if (task_score(task, dev, out, &s, &err) != 0) die(err.msg);
+//   log("%s %s: primary %.4f", task_name(task), split_name, s.primary);
+//   // ./evaluate:
+//   predictions_write("run/dev_predictions.tsv", task, dev, out, false, &err);
+//   predictions_write("run/SST-2.tsv", task, test, out, true, &err);  // GLUE submission
+//
+// Degenerate inputs follow the references: Matthews correlation is 0 when
+// either side holds a single class (sklearn), F1 is 0 without any true or
+// predicted positive (sklearn's zero_division), Pearson and Spearman are NaN
+// when either side is constant or n < 2 (scipy).  Every metric of n == 0
+// examples is NaN.
+#ifndef TASKS_METRICS_H
+#define TASKS_METRICS_H
+
+#include <stdbool.h>
+
+#include "tasks/task.h"
+#include "util/err.h"
+
+double metric_accuracy(const int *pred, const int *gold, int n);  // pred, gold [n]
+// Binary F1 of the positive class 1 (sklearn f1_score, pos_label=1).
+double metric_f1(const int *pred, const int *gold, int n);  // pred, gold [n]
+// Matthews correlation coefficient, binary or multi-class (sklearn's
+// generalisation through the confusion matrix); classes in [0, num_classes).
+int metric_matthews(const int *pred, const int *gold /* [n] each */, int n, int num_classes,
+                    double *out, Err *err);
+double metric_pearson(const float *x, const float *y, int n);  // x, y [n]
+// Spearman rank correlation with average ranks for ties.
+int metric_spearman(const float *x, const float *y /* [n] each */, int n, double *out, Err *err);
+
+// Scores of one evaluated split; NaN where the task does not report a metric.
+// primary: the single number for model selection (GLUE convention):
+//   accuracy (SST-2, QNLI, RTE, WNLI, MNLI, custom classification),
+//   (accuracy + F1) / 2 (MRPC, QQP), Matthews (CoLA),
+//   (Pearson + Spearman) / 2 (STS-B, custom regression).
+typedef struct {
+    int n;
+    double accuracy, f1, matthews, pearson, spearman;
+    double primary;
+} TaskScores;
+
+// Scores model outputs against a labeled dataset.  Classification
+// predictions are the argmax of each row (first maximum on ties).
+int task_score(const Task *task, const Dataset *ds, const float *outputs /* [N, num_outputs] */,
+               TaskScores *scores, Err *err);
+
+// Writes predictions atomically, one row per example in dataset order.
+//   glue_submission false: "index\tprediction\tlogit_0\tlogit_1..." where
+//     prediction is the label name and logit_k belongs to task_label_name(k);
+//     regression "index\tprediction".
+//   glue_submission true: GLUE's leaderboard format "index\tprediction",
+//     the label name, or for regression the score with 3 decimals (as
+//     transformers' run_glue.py writes them).
+int predictions_write(const char *path, const Task *task, const Dataset *ds,
+                      const float *outputs /* [N, num_outputs] */, bool glue_submission,
+                      Err *err);
+
+#endif

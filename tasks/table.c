@@ -1,0 +1,242 @@
+#include "tasks/table.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fileio.h"
+
+struct Table {
+    char *path;
+    char *data;  // the whole file, BOM included
+    size_t len, pos;
+    char sep;
+    int line;  // physical line number of data[pos]
+    // Field bytes of the current record, unescaped and NUL-terminated.
+    char *scratch;
+    size_t slen, scap;
+    size_t *offsets;  // [fcap] field starts in scratch
+    const char **fields;  // [fcap]
+    int nfields, fcap;
+    char msg[96];
+};
+
+Table *table_open(const char *path, char sep, Err *err) {
+    if (sep != '\t' && sep != ',') {
+        err_set(err, "%s: separator must be tab or comma", path);
+        return NULL;
+    }
+    Table *t = err_calloc(err, 1, sizeof *t, "table");
+    if (!t) return NULL;
+    t->sep = sep;
+    t->line = 1;
+    t->path = strdup(path);
+    if (!t->path) {
+        err_set(err, "out of memory copying a path");
+        free(t);
+        return NULL;
+    }
+    if (file_read_all(path, &t->data, &t->len, err) != 0) {
+        table_close(t);
+        return NULL;
+    }
+    if (t->len >= 3 && memcmp(t->data, "\xEF\xBB\xBF", 3) == 0) t->pos = 3;
+    return t;
+}
+
+void table_close(Table *t) {
+    if (!t) return;
+    free(t->path);
+    free(t->data);
+    free(t->scratch);
+    free(t->offsets);
+    free(t->fields);
+    free(t);
+}
+
+const char *table_path(const Table *t) { return t->path; }
+
+static int scratch_append(Table *t, const char *src, size_t n, Err *err) {
+    if (n == 0) return 0;
+    if (t->slen + n > t->scap) {
+        size_t cap = t->scap ? t->scap : 256;
+        while (cap < t->slen + n) cap *= 2;
+        char *p = err_realloc(err, t->scratch, cap, "table row buffer");
+        if (!p) return -1;
+        t->scratch = p;
+        t->scap = cap;
+    }
+    memcpy(t->scratch + t->slen, src, n);
+    t->slen += n;
+    return 0;
+}
+
+static int field_begin(Table *t, Err *err) {
+    if (t->nfields == t->fcap) {
+        int cap = t->fcap ? 2 * t->fcap : 16;
+        size_t *o = err_realloc(err, t->offsets, (size_t)cap * sizeof *o, "table field offsets");
+        if (!o) return -1;
+        t->offsets = o;
+        const char **f = err_realloc(err, t->fields, (size_t)cap * sizeof *f, "table fields");
+        if (!f) return -1;
+        t->fields = f;
+        t->fcap = cap;
+    }
+    t->offsets[t->nfields++] = t->slen;
+    return 0;
+}
+
+static bool at_line_end(const Table *t) {
+    return t->pos < t->len && (t->data[t->pos] == '\n' || t->data[t->pos] == '\r');
+}
+
+// Consumes "\n", "\r\n" or "\r" at pos, if there is one.
+static void skip_line_end(Table *t) {
+    if (t->pos >= t->len) return;
+    if (t->data[t->pos] == '\r') {
+        t->pos++;
+        if (t->pos < t->len && t->data[t->pos] == '\n') t->pos++;
+        t->line++;
+    } else if (t->data[t->pos] == '\n') {
+        t->pos++;
+        t->line++;
+    }
+}
+
+// Offset of the first byte that is not part of valid UTF-8 (strict: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or of a NUL byte;
+// n when the text is clean.  *is_nul tells which.
+static size_t utf8_first_bad(const unsigned char *s, size_t n, bool *is_nul) {
+    size_t i = 0;
+    *is_nul = false;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c == 0) {
+            *is_nul = true;
+            return i;
+        }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        int extra;
+        unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+        if (c >= 0xC2 && c <= 0xDF) {
+            extra = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return i;
+        }
+        if (i + (size_t)extra >= n) return i;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (int k = 2; k <= extra; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
+        i += (size_t)extra + 1;
+    }
+    return n;
+}
+
+// Reads one quoted CSV field starting at the opening quote.  Returns 0 with
+// *closed false when the file ends inside the quotes.
+static int read_quoted(Table *t, bool *closed, Err *err) {
+    t->pos++;
+    *closed = false;
+    while (t->pos < t->len) {
+        size_t start = t->pos;
+        while (t->pos < t->len && t->data[t->pos] != '"' && t->data[t->pos] != '\r' &&
+               t->data[t->pos] != '\n')
+            t->pos++;
+        if (scratch_append(t, t->data + start, t->pos - start, err) != 0) return -1;
+        if (t->pos >= t->len) break;
+        char c = t->data[t->pos];
+        if (c == '"') {
+            if (t->pos + 1 < t->len && t->data[t->pos + 1] == '"') {
+                if (scratch_append(t, "\"", 1, err) != 0) return -1;
+                t->pos += 2;
+                continue;
+            }
+            t->pos++;
+            *closed = true;
+            return 0;
+        }
+        // A line break inside quotes belongs to the field; universal
+        // newlines make it "\n" whatever the file used.
+        skip_line_end(t);
+        if (scratch_append(t, "\n", 1, err) != 0) return -1;
+    }
+    return 0;
+}
+
+int table_next(Table *t, TableRecord *rec, Err *err) {
+    memset(rec, 0, sizeof *rec);
+    if (t->pos >= t->len) return 0;
+    if (at_line_end(t)) {
+        size_t p = t->pos;
+        while (p < t->len && (t->data[p] == '\n' || t->data[p] == '\r')) p++;
+        if (p == t->len) {
+            t->pos = t->len;
+            return 0;
+        }
+    }
+    size_t start = t->pos;
+    rec->line = t->line;
+    t->slen = 0;
+    t->nfields = 0;
+    TableProblem problem = TABLE_OK;
+    if (at_line_end(t)) {
+        skip_line_end(t);
+    } else {
+        for (;;) {
+            if (field_begin(t, err) != 0) return -1;
+            bool more = false;
+            if (t->sep == ',' && t->pos < t->len && t->data[t->pos] == '"') {
+                bool closed;
+                if (read_quoted(t, &closed, err) != 0) return -1;
+                if (!closed) {
+                    problem = TABLE_BAD_QUOTING;
+                    snprintf(t->msg, sizeof t->msg, "unterminated quoted field");
+                } else if (t->pos < t->len && t->data[t->pos] == t->sep) {
+                    t->pos++;
+                    more = true;
+                } else if (t->pos < t->len && !at_line_end(t)) {
+                    problem = TABLE_BAD_QUOTING;
+                    snprintf(t->msg, sizeof t->msg, "unexpected character after a closing quote");
+                    while (t->pos < t->len && !at_line_end(t)) t->pos++;
+                }
+            } else {
+                size_t s = t->pos;
+                while (t->pos < t->len && t->data[t->pos] != t->sep && !at_line_end(t)) t->pos++;
+                if (scratch_append(t, t->data + s, t->pos - s, err) != 0) return -1;
+                if (t->pos < t->len && t->data[t->pos] == t->sep) {
+                    t->pos++;
+                    more = true;
+                }
+            }
+            if (scratch_append(t, "", 1, err) != 0) return -1;
+            if (!more) break;
+        }
+        size_t end = t->pos;
+        skip_line_end(t);
+        bool is_nul;
+        size_t bad = utf8_first_bad((const unsigned char *)t->data + start, end - start, &is_nul);
+        if (bad < end - start) {
+            problem = TABLE_BAD_UTF8;
+            snprintf(t->msg, sizeof t->msg, "%s at byte %zu of the row",
+                     is_nul ? "NUL byte" : "invalid UTF-8", bad + 1);
+        }
+    }
+    for (int i = 0; i < t->nfields; i++) t->fields[i] = t->scratch + t->offsets[i];
+    rec->nfields = t->nfields;
+    rec->fields = t->fields;
+    rec->problem = problem;
+    rec->problem_msg = problem == TABLE_OK ? NULL : t->msg;
+    return 1;
+}

@@ -1,0 +1,46 @@
+// Record reader for the delimited text files tasks are stored in.
+//
+//   Table *t = table_open("x.tsv", '\t', &err);
+//   TableRecord rec;
+//   int r;
+//   while ((r = table_next(t, &rec, &err)) == 1) { ... rec.fields[i] ... }
+//   table_close(t);                      // r == -1: err says why
+//
+// Conventions, chosen to give the rows Python's csv.reader yields on a file
+// opened with encoding="utf-8-sig" and universal newlines, which is how
+// transformers' GLUE processors read GLUE:
+//   - a UTF-8 BOM at the start of the file is dropped;
+//   - "\n", "\r\n" and a lone "\r" each end a physical line;
+//   - the last line needs no line end, and empty lines at the end of the file
+//     are ignored (an empty line elsewhere is a record with 0 fields);
+//   - sep '\t': TSV, a plain split on tabs, quotes are ordinary characters
+//     (GLUE's files are read with quotechar=None);
+//   - sep ',': CSV with RFC 4180 quoting: a field that starts with '"' runs
+//     to the next lone '"', "" inside it is one quote, and it may span
+//     lines.  A quote inside an unquoted field is an ordinary character.
+// A malformed record (invalid UTF-8, a NUL byte, bad quoting) is still
+// returned, with `problem` set, so the caller can skip it or stop.
+#ifndef TASKS_TABLE_H
+#define TASKS_TABLE_H
+
+#include "util/err.h"
+
+typedef struct Table Table;
+
+typedef enum { TABLE_OK = 0, TABLE_BAD_UTF8, TABLE_BAD_QUOTING } TableProblem;
+
+typedef struct {
+    int line;                   // 1-based physical line where the record starts
+    int nfields;                // 0 for an empty line
+    const char *const *fields;  // [nfields] NUL-terminated; valid until the next table_next
+    TableProblem problem;
+    const char *problem_msg;    // e.g. "invalid UTF-8 at byte 17 of the row"; NULL when OK
+} TableRecord;
+
+Table *table_open(const char *path, char sep, Err *err);
+void table_close(Table *t);
+const char *table_path(const Table *t);
+// Reads the next record: returns 1, 0 at the end of the file, -1 on error.
+int table_next(Table *t, TableRecord *rec, Err *err);
+
+#endif

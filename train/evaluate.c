@@ -1,0 +1,158 @@
+// ./evaluate: scores a model on the dev (or test) split(s) of a task and
+// measures attention sparsity.
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "train/report.h"
+#include "train/train.h"
+#include "util/fileio.h"
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// FILE for one split, FILE with "_SPLIT" before its extension when a task
+// has several (MNLI's matched and mismatched sets).
+static void split_path(char *out, size_t cap, const char *path, const char *split, int several) {
+    if (!several) {
+        snprintf(out, cap, "%s", path);
+        return;
+    }
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) dot = path + strlen(path);
+    snprintf(out, cap, "%.*s_%s%s", (int)(dot - path), path, split, dot);
+}
+
+// Adds the fraction of exact zeros among real attention probabilities,
+// overall and per layer, to obj and prints it.
+static void report_sparsity(const Bert *model, cJSON *obj) {
+    const uint64_t *zeros, *total;
+    bert_zero_counts(model, &zeros, &total);
+    int L = bert_config(model)->num_layers;
+    uint64_t z = 0, t = 0;
+    cJSON *per_layer = cJSON_AddArrayToObject(obj, "per_layer");
+    fprintf(stderr, "attention zeros by layer:");
+    for (int l = 0; l < L; l++) {
+        double frac = total[l] ? (double)zeros[l] / (double)total[l] : 0.0;
+        cJSON_AddItemToArray(per_layer, cJSON_CreateNumber(frac));
+        fprintf(stderr, " %.4f", frac);
+        z += zeros[l];
+        t += total[l];
+    }
+    double overall = t ? (double)z / (double)t : 0.0;
+    cJSON_AddNumberToObject(obj, "overall", overall);
+    cJSON_AddNumberToObject(obj, "zeros", (double)z);
+    cJSON_AddNumberToObject(obj, "probabilities", (double)t);
+    fprintf(stderr, "; overall %.4f (%llu of %llu)\n", overall, (unsigned long long)z,
+            (unsigned long long)t);
+}
+
+static int evaluate_split(Session *s, const EvalOptions *o, int split, int several, cJSON *out,
+                          Err *err) {
+    Dataset *ds;
+    TokenizedSet *ts;
+    if (session_load_split(s, &o->data, split, &ds, &ts, err) != 0) return -1;
+    int rc = -1, n = tokset_size(ts), width = task_num_outputs(s->task);
+    const char *name = task_split_name(s->task, split);
+    float *outputs = err_calloc(err, (size_t)n * width, sizeof(float), "model outputs");
+    cJSON *j = cJSON_AddObjectToObject(out, name);
+    if (!outputs || !j) goto done;
+    bert_reset_zero_counts(s->model);
+    double t0 = seconds();
+    if (session_predict(s, ts, o->data.batch_size, outputs, err) != 0) goto done;
+    double took = seconds() - t0;
+    fprintf(stderr, "%s %s: %d examples in %.1fs (%.1f examples/s)\n", task_name(s->task), name, n,
+            took, n / took);
+    cJSON_AddNumberToObject(j, "examples", n);
+    cJSON_AddNumberToObject(j, "examples_per_second", n / took);
+    if (dataset_is_labeled(ds)) {
+        TaskScores sc;
+        if (task_score(s->task, ds, outputs, &sc, err) != 0) goto done;
+        char line[512];
+        scores_format(line, sizeof line, &sc);
+        printf("%s %s: %s\n", task_name(s->task), name, line);
+        scores_to_json(cJSON_AddObjectToObject(j, "metrics"), &sc);
+    }
+    report_sparsity(s->model, cJSON_AddObjectToObject(j, "attention_sparsity"));
+    if (o->predictions) {
+        char path[4096];
+        split_path(path, sizeof path, o->predictions, name, several);
+        int submission = task_split_kind(s->task, split) == SPLIT_TEST;
+        if (predictions_write(path, s->task, ds, outputs, submission, err) != 0) goto done;
+        fprintf(stderr, "predictions: %s%s\n", path, submission ? " (GLUE submission format)" : "");
+    }
+    rc = 0;
+done:
+    free(outputs);
+    tokset_free(ts);
+    dataset_free(ds);
+    return rc;
+}
+
+int evaluate_run(const EvalOptions *o, Err *err) {
+    SplitKind want;
+    if (strcmp(o->split, "dev") == 0)
+        want = SPLIT_DEV;
+    else if (strcmp(o->split, "test") == 0)
+        want = SPLIT_TEST;
+    else if (strcmp(o->split, "train") == 0)
+        want = SPLIT_TRAIN;
+    else
+        return err_set(err, "--split %s: expected dev, test or train", o->split);
+    Session s;
+    if (session_open(&s, &o->data, o->data.batch_size, 0, err) != 0) return -1;
+    int rc = -1;
+    cJSON *root = cJSON_CreateObject();
+    const AttnMap attn = bert_config(s.model)->attn;
+    if (s.load.classifier_initialised)
+        fprintf(stderr, "warning: %s has no classifier head for %d outputs: scoring a randomly "
+                        "initialised head\n", o->data.model_dir, task_num_outputs(s.task));
+    if (s.attn_overridden)
+        fprintf(stderr, "attention: %s%s (--attn overrides the checkpoint's %s)\n",
+                attn_kind_name(attn.kind), attn.kind == ATTN_RSOFTMAX ? " with r" : "",
+                attn_kind_name(s.checkpoint_attn.kind));
+    fprintf(stderr, "attention map: %s", attn_kind_name(attn.kind));
+    if (attn.kind == ATTN_RSOFTMAX) fprintf(stderr, " r=%g", attn.r);
+    fprintf(stderr, " (%s)\n", o->data.attn_given ? "command line" :
+                               s.config.has_attn ? "checkpoint" : "default");
+    cJSON_AddStringToObject(root, "model", o->data.model_dir);
+    cJSON_AddStringToObject(root, "task", task_name(s.task));
+    cJSON *a = cJSON_AddObjectToObject(root, "attention");
+    cJSON_AddStringToObject(a, "map", attn_kind_name(attn.kind));
+    if (attn.kind == ATTN_RSOFTMAX) cJSON_AddNumberToObject(a, "r", attn.r);
+    cJSON_AddStringToObject(a, "source", o->data.attn_given ? "command line" :
+                                         s.config.has_attn ? "checkpoint" : "default");
+    cJSON *splits = cJSON_AddObjectToObject(root, "splits");
+    bert_count_zeros(s.model, 1);
+    int matching = 0;
+    for (int sp = 0; sp < task_num_splits(s.task); sp++) matching += task_split_kind(s.task, sp) == want;
+    if (matching == 0) {
+        err_set(err, "task %s has no %s split", task_name(s.task), o->split);
+        goto done;
+    }
+    for (int sp = 0; sp < task_num_splits(s.task); sp++)
+        if (task_split_kind(s.task, sp) == want &&
+            evaluate_split(&s, o, sp, matching > 1, splits, err) != 0)
+            goto done;
+    if (o->metrics_out) {
+        char *text = cJSON_Print(root);
+        if (!text) {
+            err_set(err, "%s: out of memory", o->metrics_out);
+            goto done;
+        }
+        int w = file_write_atomic(o->metrics_out, text, strlen(text), err);
+        free(text);
+        if (w != 0) goto done;
+    }
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    session_close(&s);
+    return rc;
+}

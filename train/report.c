@@ -1,0 +1,39 @@
+#include "train/report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    double value;
+} NamedScore;
+
+static int named_scores(const TaskScores *s, NamedScore out[5]) {
+    const NamedScore all[5] = {{"accuracy", s->accuracy}, {"f1", s->f1},
+                               {"matthews", s->matthews}, {"pearson", s->pearson},
+                               {"spearman", s->spearman}};
+    int n = 0;
+    for (int i = 0; i < 5; i++)
+        if (!isnan(all[i].value)) out[n++] = all[i];
+    return n;
+}
+
+void scores_format(char *out, size_t cap, const TaskScores *s) {
+    NamedScore named[5];
+    int n = named_scores(s, named);
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%s %.4f", i ? " " : "", named[i].name,
+                                 named[i].value);
+    if (used < cap) snprintf(out + used, cap - used, " (primary %.4f, n %d)", s->primary, s->n);
+}
+
+void scores_to_json(cJSON *obj, const TaskScores *s) {
+    NamedScore named[5];
+    int n = named_scores(s, named);
+    cJSON_AddNumberToObject(obj, "n", s->n);
+    for (int i = 0; i < n; i++) cJSON_AddNumberToObject(obj, named[i].name, named[i].value);
+    if (!isnan(s->primary)) cJSON_AddNumberToObject(obj, "primary", s->primary);
+}

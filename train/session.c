@@ -1,0 +1,104 @@
+#include "train/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Task *open_task(const SessionOptions *opt, const HfConfig *cfg, Err *err) {
+    const char *names[HF_MAX_LABELS];
+    for (int i = 0; i < cfg->num_label_names; i++) names[i] = cfg->label_names[i];
+    const char *const *id2label = cfg->has_label_names ? names : NULL;
+    int n = cfg->has_label_names ? cfg->num_label_names : 0;
+    if (strcmp(opt->task, "custom") == 0) return task_custom(&opt->custom, id2label, n, err);
+    return task_glue(opt->task, opt->data_dir, id2label, n, err);
+}
+
+int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t init_seed,
+                 Err *err) {
+    memset(s, 0, sizeof *s);
+    if (hf_config_load(opt->model_dir, &s->config, err) != 0) return -1;
+    s->task = open_task(opt, &s->config, err);
+    if (!s->task) return -1;
+    s->tok = tok_load(opt->model_dir, err);
+    if (!s->tok) goto fail;
+    if (tok_vocab_size(s->tok) > s->config.bert.vocab_size) {
+        err_set(err, "%s: the tokenizer has %d tokens but the model only %d embeddings",
+                opt->model_dir, tok_vocab_size(s->tok), s->config.bert.vocab_size);
+        goto fail;
+    }
+    int outputs = task_num_outputs(s->task);
+    for (int i = 0; i < outputs && !task_is_regression(s->task); i++)
+        s->label_names[i] = task_label_name(s->task, i);
+    s->checkpoint_attn = s->config.bert.attn;
+    if (opt->attn_given) {
+        s->attn_overridden = s->config.has_attn && (opt->attn.kind != s->config.bert.attn.kind ||
+                                                    opt->attn.r != s->config.bert.attn.r);
+        s->config.bert.attn = opt->attn;
+    }
+    s->max_len = opt->max_len;
+    int positions = s->config.bert.max_position - s->config.bert.position_offset;
+    if (s->max_len > positions) {
+        fprintf(stderr, "%s: --max-len %d exceeds the model's %d positions: using %d\n",
+                opt->model_dir, opt->max_len, positions, positions);
+        s->max_len = positions;
+    }
+    s->model = hf_load_model(opt->model_dir, &s->config, outputs, max_batch, s->max_len,
+                             init_seed, &s->load, err);
+    if (!s->model) goto fail;
+    return 0;
+fail:
+    session_close(s);
+    return -1;
+}
+
+void session_close(Session *s) {
+    bert_free(s->model);
+    tok_free(s->tok);
+    task_free(s->task);
+    memset(s, 0, sizeof *s);
+}
+
+int session_load_split(const Session *s, const SessionOptions *opt, int split, Dataset **ds,
+                       TokenizedSet **ts, Err *err) {
+    BadRowCounts bad;
+    *ts = NULL;
+    *ds = task_load(s->task, split, opt->skip_bad_rows, &bad, err);
+    if (!*ds) return -1;
+    if (bad.total > 0) {
+        fprintf(stderr, "%s: skipped %d bad rows (--skip-bad-rows):", dataset_path(*ds), bad.total);
+        for (int k = 0; k < BAD_ROW_KINDS; k++)
+            if (bad.count[k]) fprintf(stderr, " %d %s;", bad.count[k], bad_row_kind_name(k));
+        fprintf(stderr, " first: %s\n", bad.first);
+    }
+    if (dataset_size(*ds) == 0) {
+        err_set(err, "%s: no examples", dataset_path(*ds));
+        goto fail;
+    }
+    *ts = tokset_encode(*ds, s->tok, s->max_len, err);
+    if (!*ts) goto fail;
+    return 0;
+fail:
+    dataset_free(*ds);
+    *ds = NULL;
+    return -1;
+}
+
+int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *out, Err *err) {
+    int rc = -1, width = task_num_outputs(s->task);
+    BatchPlan *plan = plan_eval(tokset_lengths(ts), tokset_size(ts), batch_size, err);
+    Batch *batch = batch_alloc(batch_size, tokset_max_len(ts), err);
+    if (!plan || !batch) goto done;
+    for (int k = 0; k < plan_num_batches(plan); k++) {
+        const int *rows;
+        int n = plan_batch(plan, k, &rows);
+        if (batch_fill(batch, ts, rows, n, err) != 0) goto done;
+        BertInput in = {batch->size, batch->T, batch->ids, batch->type_ids, batch->lengths};
+        if (bert_forward(s->model, &in, NULL, err) != 0) goto done;
+        plan_scatter(plan, k, bert_logits(s->model), width, out);
+    }
+    rc = 0;
+done:
+    plan_free(plan);
+    batch_free(batch);
+    return rc;
+}

@@ -1,0 +1,56 @@
+// What ./finetune and ./evaluate share: the options that pick a model, a
+// task and its data, and opening them together (config, tokenizer, task
+// with the checkpoint's label order, model with a head for the task), plus
+// the evaluation loop.
+#ifndef TRAIN_SESSION_H
+#define TRAIN_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/bert.h"
+#include "tasks/batcher.h"
+#include "tasks/metrics.h"
+#include "tasks/task.h"
+#include "tokenizer/tokenizer.h"
+#include "util/err.h"
+#include "weights/hf_model.h"
+
+typedef struct {
+    const char *model_dir;     // HF directory or checkpoint: config, weights, tokenizer
+    const char *task;          // GLUE name (sst2, SST-2, mnli, ...) or "custom"
+    const char *data_dir;      // GLUE root holding SST-2/, CoLA/, ...
+    CustomTaskOptions custom;  // --task custom
+    int max_len;
+    int batch_size;
+    bool attn_given;           // --attn on the command line
+    AttnMap attn;
+    bool skip_bad_rows;
+} SessionOptions;
+
+typedef struct {
+    HfConfig config;
+    Tokenizer *tok;
+    Task *task;
+    Bert *model;
+    HfLoadReport load;
+    const char *label_names[HF_MAX_LABELS];  // the task's labels in model order
+    bool attn_overridden;                    // --attn differs from the checkpoint's
+    AttnMap checkpoint_attn;
+    int max_len;  // --max-len, capped by the checkpoint's position table
+} Session;
+
+// Opens config, task, tokenizer and model.  max_batch is the largest batch
+// the model will see.  init_seed seeds a head the checkpoint lacks.
+int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t init_seed, Err *err);
+void session_close(Session *s);
+
+// Loads a split and tokenizes it; prints skipped bad rows on stderr.
+int session_load_split(const Session *s, const SessionOptions *opt, int split, Dataset **ds,
+                       TokenizedSet **ts, Err *err);
+
+// Runs the model over a tokenized split (no dropout) and writes the outputs
+// in dataset order: out [N, num_outputs].
+int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *out, Err *err);
+
+#endif

@@ -1,0 +1,452 @@
+#include "train/train.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "train/report.h"
+#include "util/fileio.h"
+#include "util/rng.h"
+#include "weights/checkpoint.h"
+
+enum { MAX_DEV_SPLITS = 4 };
+
+typedef struct {
+    const TrainOptions *opt;
+    Session s;
+    Dataset *train_ds;
+    TokenizedSet *train_ts;
+    int num_dev;
+    int dev_split[MAX_DEV_SPLITS];
+    Dataset *dev_ds[MAX_DEV_SPLITS];
+    TokenizedSet *dev_ts[MAX_DEV_SPLITS];
+    float *dev_out;
+    Optimizer *optim;
+    Batch *batch;
+    BatchPlan *plan;
+    int plan_epoch;
+    FILE *log;
+    Dropout dropout;
+    long step, total_steps, warmup_steps;
+    int batches_per_epoch;
+    double best_score;
+    long best_step;
+    char path_last[4096], path_best[4096], path_log[4096];
+} Trainer;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void format_duration(char *out, size_t cap, double seconds) {
+    long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
+    if (s >= 3600)
+        snprintf(out, cap, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else
+        snprintf(out, cap, "%ldm%02lds", s / 60, s % 60);
+}
+
+// ------------------------------------------------------------ run config
+
+// Everything that defines the run: a resumed run must match it exactly.
+static cJSON *run_config_json(const Trainer *t) {
+    const TrainOptions *o = t->opt;
+    const CustomTaskOptions *c = &o->data.custom;
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddStringToObject(j, "model", o->data.model_dir);
+    cJSON_AddStringToObject(j, "task", task_name(t->s.task));
+    cJSON_AddStringToObject(j, "data_dir", o->data.data_dir ? o->data.data_dir : "");
+    if (strcmp(o->data.task, "custom") == 0) {
+        cJSON_AddStringToObject(j, "train_file", c->train ? c->train : "");
+        cJSON_AddStringToObject(j, "dev_file", c->dev ? c->dev : "");
+    }
+    cJSON_AddNumberToObject(j, "max_len", t->s.max_len);
+    cJSON_AddNumberToObject(j, "batch_size", o->data.batch_size);
+    cJSON_AddStringToObject(j, "attn", attn_kind_name(bert_config(t->s.model)->attn.kind));
+    cJSON_AddNumberToObject(j, "r", bert_config(t->s.model)->attn.r);
+    cJSON_AddNumberToObject(j, "epochs", o->epochs);
+    cJSON_AddNumberToObject(j, "max_steps", (double)o->max_steps);
+    cJSON_AddNumberToObject(j, "lr", o->lr);
+    cJSON_AddNumberToObject(j, "warmup", o->warmup);
+    cJSON_AddNumberToObject(j, "weight_decay", o->weight_decay);
+    cJSON_AddNumberToObject(j, "clip", o->clip);
+    cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(j, "dropout_hidden", t->dropout.hidden);
+    cJSON_AddNumberToObject(j, "dropout_attention", t->dropout.attention);
+    cJSON_AddNumberToObject(j, "dropout_classifier", t->dropout.classifier);
+    cJSON_AddStringToObject(j, "optim", o->optim == OPTIM_SGD ? "sgd" : "adamw");
+    cJSON_AddBoolToObject(j, "skip_bad_rows", o->data.skip_bad_rows);
+    return j;
+}
+
+static char *state_json(const Trainer *t) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddNumberToObject(j, "step", (double)t->step);
+    cJSON_AddNumberToObject(j, "total_steps", (double)t->total_steps);
+    cJSON_AddNumberToObject(j, "epoch", (double)(t->step / t->batches_per_epoch));
+    cJSON_AddNumberToObject(j, "batch_in_epoch", (double)(t->step % t->batches_per_epoch));
+    cJSON_AddNumberToObject(j, "batches_per_epoch", t->batches_per_epoch);
+    cJSON_AddNumberToObject(j, "train_examples", tokset_size(t->train_ts));
+    // Data order and dropout masks are pure functions of (seed, epoch) and
+    // (seed, step): the step is the whole RNG state.
+    cJSON_AddStringToObject(j, "rng", "shuffle: xoshiro256**(seed, epoch); dropout: hash(seed, step)");
+    cJSON_AddNumberToObject(j, "best_score", isfinite(t->best_score) ? t->best_score : -1e300);
+    cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
+    cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+    cJSON_AddItemToObject(j, "run_config", run_config_json(t));
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    return text;
+}
+
+static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
+    char *state = state_json(t);
+    if (!state) return err_set(err, "%s: out of memory writing the trainer state", dir);
+    size_t n = 0;
+    CheckpointContents c = {.source_dir = t->opt->data.model_dir,
+                            .label_names = task_is_regression(t->s.task) ? NULL : t->s.label_names,
+                            .state_json = state};
+    c.moments[0] = optim_moments(t->optim, 0, &n);
+    c.moments[1] = optim_moments(t->optim, 1, NULL);
+    c.num_moments = n;
+    int rc = ckpt_save(dir, t->s.model, &c, err);
+    free(state);
+    return rc;
+}
+
+// ------------------------------------------------------------ resume
+
+static double json_number(const cJSON *obj, const char *key, double fallback) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(item) ? item->valuedouble : fallback;
+}
+
+// Keeps the log lines of steps up to `step`: what follows was not saved.
+static int truncate_log(const char *path, long step, Err *err) {
+    if (!file_exists(path)) return 0;
+    char *text;
+    size_t len;
+    if (file_read_all(path, &text, &len, err) != 0) return -1;
+    char *out = err_malloc(err, len + 1, "log");
+    if (!out) {
+        free(text);
+        return -1;
+    }
+    size_t kept = 0;
+    for (char *line = text, *next; *line; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : line + strlen(line);
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)(next - line));
+        int keep = j && json_number(j, "step", 1e300) <= (double)step;
+        cJSON_Delete(j);
+        if (!keep) continue;
+        memcpy(out + kept, line, (size_t)(next - line));
+        kept += (size_t)(next - line);
+    }
+    int rc = file_write_atomic(path, out, kept, err);
+    free(text);
+    free(out);
+    return rc;
+}
+
+static int resume(Trainer *t, Err *err) {
+    char *text;
+    if (ckpt_load_state(t->path_last, &text, err) != 0) return -1;
+    cJSON *state = cJSON_Parse(text);
+    free(text);
+    int rc = -1;
+    cJSON *mine = run_config_json(t);
+    const cJSON *saved = cJSON_GetObjectItemCaseSensitive(state, "run_config");
+    if (!state || !saved || !mine) {
+        err_set(err, "%s/trainer_state.json: not a trainer state", t->path_last);
+        goto done;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, mine) {
+        const cJSON *other = cJSON_GetObjectItemCaseSensitive(saved, item->string);
+        if (!other || !cJSON_Compare(item, other, 1)) {
+            char *a = cJSON_PrintUnformatted(item), *b = other ? cJSON_PrintUnformatted(other) : NULL;
+            err_set(err, "%s/trainer_state.json: run_config.%s is %s, this command gives %s; "
+                    "resume with the options of the interrupted run",
+                    t->path_last, item->string, b ? b : "missing", a ? a : "?");
+            free(a);
+            free(b);
+            goto done;
+        }
+    }
+    if ((int)json_number(state, "threads", 0) != omp_get_max_threads())
+        fprintf(stderr, "warning: resuming with %d threads, the run used %d: results will not be "
+                        "bit-identical to an uninterrupted run\n",
+                omp_get_max_threads(), (int)json_number(state, "threads", 0));
+    t->step = (long)json_number(state, "step", -1);
+    t->best_score = json_number(state, "best_score", -1e300);
+    t->best_step = (long)json_number(state, "best_step", -1);
+    if (t->step < 0 || t->step > t->total_steps ||
+        (long)json_number(state, "total_steps", -1) != t->total_steps) {
+        err_set(err, "%s/trainer_state.json: step %ld of %ld does not fit this run of %ld steps",
+                t->path_last, t->step, (long)json_number(state, "total_steps", -1), t->total_steps);
+        goto done;
+    }
+    if (hf_load_params(t->s.model, t->path_last, err) != 0) goto done;
+    size_t n;
+    float *m = optim_moments(t->optim, 0, &n);
+    if (m && ckpt_load_moments(t->path_last, m, optim_moments(t->optim, 1, NULL), n, err) != 0)
+        goto done;
+    if (truncate_log(t->path_log, t->step, err) != 0) goto done;
+    fprintf(stderr, "resuming %s at step %ld of %ld (epoch %ld, batch %ld)\n", t->path_last, t->step,
+            t->total_steps, t->step / t->batches_per_epoch, t->step % t->batches_per_epoch);
+    rc = 0;
+done:
+    cJSON_Delete(state);
+    cJSON_Delete(mine);
+    return rc;
+}
+
+// ------------------------------------------------------------ evaluation
+
+static int evaluate_dev(Trainer *t, const char *why, Err *err) {
+    double primary = NAN;
+    for (int d = 0; d < t->num_dev; d++) {
+        double t0 = now_seconds();
+        if (session_predict(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out, err) != 0)
+            return -1;
+        TaskScores sc;
+        if (task_score(t->s.task, t->dev_ds[d], t->dev_out, &sc, err) != 0) return -1;
+        if (d == 0) primary = sc.primary;
+        char line[512];
+        scores_format(line, sizeof line, &sc);
+        fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
+                task_split_name(t->s.task, t->dev_split[d]), line, now_seconds() - t0);
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "event", "eval");
+        cJSON_AddNumberToObject(j, "step", (double)t->step);
+        cJSON_AddStringToObject(j, "split", task_split_name(t->s.task, t->dev_split[d]));
+        scores_to_json(j, &sc);
+        char *text = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        if (text) fprintf(t->log, "%s\n", text);
+        free(text);
+        fflush(t->log);
+    }
+    if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
+        t->best_score = primary;
+        t->best_step = t->step;
+        fprintf(stderr, "new best %.4f at step %ld: writing %s\n", primary, t->step, t->path_best);
+        if (save_checkpoint(t, t->path_best, err) != 0) return -1;
+    }
+    return 0;
+}
+
+// ------------------------------------------------------------ setup
+
+static int setup(Trainer *t, const TrainOptions *o, Err *err) {
+    t->opt = o;
+    t->best_score = -INFINITY;
+    t->best_step = -1;
+    t->plan_epoch = -1;
+    if (path_join(t->path_last, sizeof t->path_last, o->out_dir, "last", err) != 0 ||
+        path_join(t->path_best, sizeof t->path_best, o->out_dir, "best", err) != 0 ||
+        path_join(t->path_log, sizeof t->path_log, o->out_dir, "log.jsonl", err) != 0)
+        return -1;
+    if (session_open(&t->s, &o->data, o->data.batch_size, o->seed, err) != 0) return -1;
+    const HfConfig *hc = &t->s.config;
+    if (t->s.load.pooler_initialised)
+        fprintf(stderr, "%s: no pooler in the checkpoint: initialised normal(0, %g), bias 0\n",
+                o->data.model_dir, hc->initializer_range);
+    if (t->s.load.classifier_initialised)
+        fprintf(stderr, "%s: classifier head %s: initialised for %d outputs, normal(0, %g), bias 0\n",
+                o->data.model_dir,
+                t->s.load.checkpoint_labels ? "has another number of labels" : "absent",
+                task_num_outputs(t->s.task), hc->initializer_range);
+    t->dropout = (Dropout){hc->bert.hidden_dropout, hc->bert.attention_dropout,
+                           hc->classifier_dropout, 0};
+    if (o->dropout_given) t->dropout = (Dropout){o->dropout, o->dropout, o->dropout, 0};
+    for (int sp = 0; sp < task_num_splits(t->s.task); sp++) {
+        SplitKind kind = task_split_kind(t->s.task, sp);
+        if (kind == SPLIT_TRAIN && !t->train_ds) {
+            if (session_load_split(&t->s, &o->data, sp, &t->train_ds, &t->train_ts, err) != 0)
+                return -1;
+        } else if (kind == SPLIT_DEV && t->num_dev < MAX_DEV_SPLITS) {
+            int d = t->num_dev;
+            if (session_load_split(&t->s, &o->data, sp, &t->dev_ds[d], &t->dev_ts[d], err) != 0)
+                return -1;
+            t->dev_split[t->num_dev++] = sp;
+        }
+    }
+    if (!t->train_ds) return err_set(err, "task %s has no train split", task_name(t->s.task));
+    int max_dev = 0;
+    for (int d = 0; d < t->num_dev; d++)
+        if (tokset_size(t->dev_ts[d]) > max_dev) max_dev = tokset_size(t->dev_ts[d]);
+    t->dev_out = err_calloc(err, (size_t)max_dev * task_num_outputs(t->s.task) + 1, sizeof(float),
+                            "dev outputs");
+    if (!t->dev_out || bert_enable_grads(t->s.model, err) != 0) return -1;
+    OptimConfig oc = {o->optim, o->lr, o->weight_decay, 0.9f, 0.999f, 1e-8f};
+    t->optim = optim_build(&oc, t->s.model, err);
+    t->batch = batch_alloc(o->data.batch_size, t->s.max_len, err);
+    if (!t->optim || !t->batch) return -1;
+    t->batches_per_epoch = (tokset_size(t->train_ts) + o->data.batch_size - 1) / o->data.batch_size;
+    t->total_steps = o->max_steps > 0 ? o->max_steps : (long)o->epochs * t->batches_per_epoch;
+    t->warmup_steps = warmup_steps_for(o->warmup, t->total_steps);
+    if (dir_make(o->out_dir, err) != 0) return -1;
+    if (o->resume) {
+        if (!dir_exists(t->path_last))
+            return err_set(err, "%s: nothing to resume (no checkpoint there)", t->path_last);
+        if (resume(t, err) != 0) return -1;
+    } else if (dir_exists(t->path_last)) {
+        return err_set(err, "%s: a run is already there; pass --resume to continue it or choose "
+                            "another --out", t->path_last);
+    }
+    t->log = fopen(t->path_log, o->resume ? "a" : "w");
+    if (!t->log) return err_set(err, "%s: cannot open for writing", t->path_log);
+    return 0;
+}
+
+static void teardown(Trainer *t) {
+    if (t->log) fclose(t->log);
+    plan_free(t->plan);
+    batch_free(t->batch);
+    optim_free(t->optim);
+    free(t->dev_out);
+    for (int d = 0; d < t->num_dev; d++) {
+        tokset_free(t->dev_ts[d]);
+        dataset_free(t->dev_ds[d]);
+    }
+    tokset_free(t->train_ts);
+    dataset_free(t->train_ds);
+    session_close(&t->s);
+}
+
+// ------------------------------------------------------------ the loop
+
+static int train_step(Trainer *t, float *loss, double *grad_norm, float *lr, long *tokens,
+                      Err *err) {
+    const TrainOptions *o = t->opt;
+    int epoch = (int)(t->step / t->batches_per_epoch), k = (int)(t->step % t->batches_per_epoch);
+    if (t->plan_epoch != epoch) {
+        plan_free(t->plan);
+        t->plan = plan_train(tokset_lengths(t->train_ts), tokset_size(t->train_ts),
+                             o->data.batch_size, o->seed, epoch, err);
+        if (!t->plan) return -1;
+        t->plan_epoch = epoch;
+    }
+    const int *rows;
+    int n = plan_batch(t->plan, k, &rows);
+    if (batch_fill(t->batch, t->train_ts, rows, n, err) != 0) return -1;
+    Batch *b = t->batch;
+    *tokens = 0;
+    for (int i = 0; i < b->size; i++) *tokens += b->lengths[i];
+    Dropout drop = t->dropout;
+    drop.seed = rng_hash(o->seed, (uint64_t)t->step);
+    BertInput in = {b->size, b->T, b->ids, b->type_ids, b->lengths};
+    if (bert_forward(t->s.model, &in, &drop, err) != 0) return -1;
+    *loss = bert_loss(t->s.model, b->labels, b->targets);
+    if (!isfinite(*loss))
+        return err_set(err, "step %ld: the loss is %g; lower --lr or check the data", t->step, *loss);
+    bert_zero_grads(t->s.model);
+    if (bert_backward(t->s.model, err) != 0) return -1;
+    *grad_norm = clip_grad_norm(t->s.model, o->clip);
+    *lr = lr_at(o->lr, t->step, t->total_steps, t->warmup_steps);
+    optim_step(t->optim, t->s.model, *lr, t->step);
+    return 0;
+}
+
+static int write_results(Trainer *t, double wall, Err *err) {
+    char path[4096];
+    if (path_join(path, sizeof path, t->opt->out_dir, "results.json", err) != 0) return -1;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "task", task_name(t->s.task));
+    cJSON_AddStringToObject(j, "attn", attn_kind_name(bert_config(t->s.model)->attn.kind));
+    cJSON_AddNumberToObject(j, "r", bert_config(t->s.model)->attn.r);
+    cJSON_AddNumberToObject(j, "seed", (double)t->opt->seed);
+    cJSON_AddNumberToObject(j, "steps", (double)t->step);
+    cJSON_AddNumberToObject(j, "best_score", t->best_score);
+    cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
+    cJSON_AddNumberToObject(j, "wall_seconds_this_process", wall);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text) return err_set(err, "%s: out of memory", path);
+    int rc = file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+int finetune_run(const TrainOptions *o, Err *err) {
+    Trainer t = {0};
+    int rc = -1;
+    if (setup(&t, o, err) != 0) goto done;
+    const BertConfig *c = bert_config(t.s.model);
+    fprintf(stderr,
+            "fine-tuning %s on %s: %d train examples, %d batches/epoch, %ld steps (warmup %ld), "
+            "attention %s",
+            o->data.model_dir, task_name(t.s.task), tokset_size(t.train_ts), t.batches_per_epoch,
+            t.total_steps, t.warmup_steps, attn_kind_name(c->attn.kind));
+    if (c->attn.kind == ATTN_RSOFTMAX) fprintf(stderr, " r=%g", c->attn.r);
+    fprintf(stderr, ", %s lr %g, %d threads\n", o->optim == OPTIM_SGD ? "sgd" : "adamw", o->lr,
+            omp_get_max_threads());
+
+    const long start_step = t.step;
+    const double t_start = now_seconds();
+    double loss_sum = 0.0, t_last = t_start;
+    long tokens_total = 0, tokens_window = 0, window = 0;
+    while (t.step < t.total_steps) {
+        float loss = 0, lr = 0;
+        double gnorm = 0;
+        long tokens = 0;
+        if (train_step(&t, &loss, &gnorm, &lr, &tokens, err) != 0) goto done;
+        t.step++;
+        loss_sum += loss;
+        window++;
+        tokens_total += tokens;
+        tokens_window += tokens;
+        fprintf(t.log,
+                "{\"event\":\"step\",\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"lr\":%.6g,"
+                "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f}\n",
+                t.step, (t.step - 1) / t.batches_per_epoch, loss, lr, gnorm, tokens,
+                now_seconds() - t_start);
+        if (t.step % o->log_every == 0 || t.step == t.total_steps) {
+            double now = now_seconds(), per_step = (now - t_start) / (double)(t.step - start_step);
+            char eta[32];
+            format_duration(eta, sizeof eta, per_step * (double)(t.total_steps - t.step));
+            fprintf(stderr,
+                    "step %ld/%ld | epoch %ld | loss %.4f | lr %.3g | %.0f tok/s | ETA %s\n",
+                    t.step, t.total_steps, (t.step - 1) / t.batches_per_epoch + 1,
+                    loss_sum / (double)window, lr, tokens_window / (now - t_last), eta);
+            fflush(t.log);
+            loss_sum = 0.0;
+            window = 0;
+            tokens_window = 0;
+            t_last = now;
+        }
+        int epoch_end = t.step % t.batches_per_epoch == 0, last = t.step == t.total_steps;
+        if (epoch_end || last || (o->eval_every > 0 && t.step % o->eval_every == 0)) {
+            if (evaluate_dev(&t, epoch_end ? "epoch-end" : last ? "final" : "periodic", err) != 0)
+                goto done;
+        }
+        int stop = o->stop_after > 0 && t.step == o->stop_after;
+        if (epoch_end || last || stop || (o->save_every > 0 && t.step % o->save_every == 0)) {
+            if (save_checkpoint(&t, t.path_last, err) != 0) goto done;
+        }
+        if (stop) {
+            fprintf(stderr, "stopping after step %ld (--stop-after); continue with --resume\n", t.step);
+            break;
+        }
+    }
+    double wall = now_seconds() - t_start;
+    char took[32];
+    format_duration(took, sizeof took, wall);
+    fprintf(stderr, "done: %ld steps in %s (%.0f tok/s); best dev %.4f at step %ld; %s, %s\n",
+            t.step - start_step, took, tokens_total / (wall > 0 ? wall : 1), t.best_score,
+            t.best_step, t.path_last, t.path_best);
+    rc = write_results(&t, wall, err);
+done:
+    teardown(&t);
+    return rc;
+}

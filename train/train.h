@@ -1,0 +1,42 @@
+// Fine-tuning: the training loop with evaluation, progress, a JSONL log and
+// resumable checkpoints (OUT/last, OUT/best); and evaluation of a model on
+// a split.  The mains (cmd/finetune.c, cmd/evaluate.c) only parse options.
+#ifndef TRAIN_TRAIN_H
+#define TRAIN_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "train/optim.h"
+#include "train/session.h"
+#include "util/err.h"
+
+typedef struct {
+    SessionOptions data;
+    const char *out_dir;
+    int epochs;
+    float lr, warmup, weight_decay, clip;
+    uint64_t seed;
+    bool dropout_given;
+    float dropout;       // --dropout: hidden, attention and classifier dropout
+    OptimKind optim;
+    long max_steps;      // > 0: total steps, overriding epochs
+    long eval_every;     // > 0: also evaluate every N steps
+    long save_every;     // > 0: also write OUT/last every N steps
+    long stop_after;     // > 0: stop (saving OUT/last) after N steps of the schedule
+    long log_every;      // progress line every N steps
+    bool resume;         // continue from OUT/last
+} TrainOptions;
+
+int finetune_run(const TrainOptions *opt, Err *err);
+
+typedef struct {
+    SessionOptions data;
+    const char *split;         // "dev" or "test"
+    const char *predictions;   // file, or NULL
+    const char *metrics_out;   // file, or NULL
+} EvalOptions;
+
+int evaluate_run(const EvalOptions *opt, Err *err);
+
+#endif

@@ -1,0 +1,38 @@
+// Training checkpoints.  A checkpoint directory is a Hugging Face model
+// directory (config.json, model.safetensors, tokenizer files), so
+// ./evaluate and transformers read it as is, plus:
+//   optimizer.safetensors  AdamW moments "adamw.m", "adamw.v" [num_params]
+//   trainer_state.json     step, data position, seed, best score, run config
+// It is written to DIR.tmp and swapped into place in one rename, so a crash
+// never leaves a half-written checkpoint where the last good one was.
+#ifndef WEIGHTS_CHECKPOINT_H
+#define WEIGHTS_CHECKPOINT_H
+
+#include <stddef.h>
+
+#include "model/bert.h"
+#include "util/err.h"
+
+typedef struct {
+    const char *source_dir;         // the pretrained model dir: tokenizer files, base config
+    const char *const *label_names; // [num_labels] or NULL (regression / generic)
+    const float *moments[2];        // AdamW m and v [num_moments], or NULL
+    size_t num_moments;
+    const char *state_json;         // trainer_state.json text, or NULL
+} CheckpointContents;
+
+int ckpt_save(const char *dir, Bert *model, const CheckpointContents *contents, Err *err);
+
+// Reads optimizer.safetensors into m and v [n]; missing file is an error.
+int ckpt_load_moments(const char *dir, float *m, float *v, size_t n, Err *err);
+// Reads trainer_state.json (caller frees *json).
+int ckpt_load_state(const char *dir, char **json, Err *err);
+
+// ./export: writes checkpoint DIR as a Hugging Face directory OUT that
+// transformers loads as BertForSequenceClassification (config.json with
+// labels, problem_type and our attention fields; model.safetensors with
+// bert.* and classifier.* names; tokenizer files) -- no optimizer state.
+// Every tensor is read and checked on the way; OUT is replaced atomically.
+int ckpt_export(const char *checkpoint_dir, const char *out_dir, Err *err);
+
+#endif
