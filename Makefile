@@ -70,16 +70,19 @@ TEST_OBJ := $(BUILD)/tests/check_main.o $(BUILD)/tests/testutil.o $(TEST_SRC:%.c
 $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
 
-# The tests read the default model's tokenizer and weights: fetch it first.
-test: $(BUILD)/run_tests $(CMDS) model
+# The tests read the default model and the GLUE files: fetch them first.
+test: $(BUILD)/run_tests $(CMDS) model data
 	$(BUILD)/run_tests
 
 # The same suites under AddressSanitizer + UBSan (CK_FORK=no so ASan sees
 # every test in one process).
-test-asan:
+ASAN_SUITES ?= $(SUITES)
+test-asan: model data
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	        LDLIBS="$(LDLIBS) -fsanitize=address,undefined" build-asan/run_tests
-	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 build-asan/run_tests
+	set -e; for s in $(ASAN_SUITES); do \
+	  CK_RUN_SUITE=$$s CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 build-asan/run_tests; \
+	done
 
 model:
 	scripts/fetch_model.sh $(MODEL_DIR)

@@ -234,6 +234,11 @@ static int alloc_activations(Bert *m, int slots, int training, Err *err) {
     return 0;
 }
 
+void bert_set_threads(int n) {
+    omp_set_num_threads(n);
+    openblas_set_num_threads(1);
+}
+
 Bert *bert_build(const BertConfig *cfg, int max_batch, int max_seq, Err *err) {
     if (config_check(cfg, err) != 0) return NULL;
     if (max_batch <= 0 || max_seq <= 0) {

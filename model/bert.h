@@ -68,6 +68,11 @@ size_t bert_param_numel(const BertConfig *cfg, ParamId id);
 
 typedef struct Bert Bert;
 
+// Threads: n OpenMP threads do all parallel work, OpenBLAS runs
+// single-threaded inside them (its own pool would fight ours for the cores).
+// Call once at start-up, before any model work.
+void bert_set_threads(int n);
+
 // Validates cfg (e.g. hidden divisible by heads) and allocates parameters
 // (zeroed) and activations for up to max_batch x max_seq tokens.
 Bert *bert_build(const BertConfig *cfg, int max_batch, int max_seq, Err *err);

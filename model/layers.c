@@ -4,6 +4,7 @@
 #include <string.h>
 #include <tgmath.h>
 
+#include "model/fastmath.h"
 #include "util/rng.h"
 
 // ---------------------------------------------------------------- embeddings
@@ -43,19 +44,36 @@ void embeddings_backward(real *dword, real *dpos, real *dtype, const real *dout,
 
 // ------------------------------------------------------------------- linear
 
+// Threads: OpenBLAS runs single-threaded (bert_set_threads) and every GEMM
+// is split over OpenMP threads by rows of its output, so one thread pool
+// does all the work and nothing spins against it.  Each thread's call covers
+// a contiguous block of the batch x sequence rows.
+static void gemm_rows(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, real alpha,
+                      const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc) {
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int m0 = (int)((long)M * t / nt), m1 = (int)((long)M * (t + 1) / nt);
+        // Row m of op(A) starts at A + m*lda (no transpose) or A + m (transposed).
+        const real *a = A + (size_t)m0 * (ta == CblasNoTrans ? (size_t)lda : 1);
+        if (m1 > m0)
+            gemm(ta, tb, m1 - m0, N, K, alpha, a, lda, B, ldb, beta, C + (size_t)m0 * ldc, ldc);
+    }
+}
+
 void linear_forward(real *out, const real *in, const real *weight, const real *bias, int N, int K,
                     int C) {
 #pragma omp parallel for
     for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, bias, sizeof(real) * C);
-    gemm(CblasNoTrans, CblasTrans, N, C, K, 1.0f, in, K, weight, K, 1.0f, out, C);
+    gemm_rows(CblasNoTrans, CblasTrans, N, C, K, 1.0f, in, K, weight, K, 1.0f, out, C);
 }
 
 void linear_backward(real *din, real *dweight, real *dbias, const real *dout, const real *in,
                      const real *weight, int N, int K, int C, int din_accumulate) {
-    gemm(CblasTrans, CblasNoTrans, C, K, N, 1.0f, dout, C, in, K, 1.0f, dweight, K);
+    gemm_rows(CblasTrans, CblasNoTrans, C, K, N, 1.0f, dout, C, in, K, 1.0f, dweight, K);
     if (din)
-        gemm(CblasNoTrans, CblasNoTrans, N, K, C, 1.0f, dout, C, weight, K,
-             din_accumulate ? 1.0f : 0.0f, din, K);
+        gemm_rows(CblasNoTrans, CblasNoTrans, N, K, C, 1.0f, dout, C, weight, K,
+                  din_accumulate ? 1.0f : 0.0f, din, K);
     // Column blocks keep each thread on contiguous memory.
     enum { BLOCK = 64 };
 #pragma omp parallel for
@@ -138,7 +156,7 @@ void layernorm_backward(real *din, real *dweight, real *dbias, const real *dout,
 void gelu_forward(real *out, const real *in, long n) {
     const real inv_sqrt2 = (real)0.70710678118654752440;
 #pragma omp parallel for
-    for (long i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erf(in[i] * inv_sqrt2));
+    for (long i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + real_erf(in[i] * inv_sqrt2));
 }
 
 void gelu_backward(real *din, const real *in, const real *dout, long n) {
@@ -147,8 +165,8 @@ void gelu_backward(real *din, const real *in, const real *dout, long n) {
 #pragma omp parallel for
     for (long i = 0; i < n; i++) {
         real x = in[i];
-        real cdf = 0.5f * (1.0f + erf(x * inv_sqrt2));
-        real pdf = exp(-0.5f * x * x) * inv_sqrt_2pi;
+        real cdf = 0.5f * (1.0f + real_erf(x * inv_sqrt2));
+        real pdf = real_exp(-0.5f * x * x) * inv_sqrt_2pi;
         din[i] = dout[i] * (cdf + x * pdf);
     }
 }
@@ -189,14 +207,6 @@ void residual_forward(real *out, const real *in, long n) {
 
 int attention_scratch_floats(int T) { return 2 * T * T + attn_scratch_floats(T); }
 
-// BLAS runs single-threaded inside our (batch, head) parallel region; the
-// big row-batched GEMMs outside it get all threads.  See README "Threads".
-static int blas_enter_parallel(void) {
-    int saved = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    return saved;
-}
-
 void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, uint8_t *keep,
                        real *aux, const real *qkv, const AttentionDims *d, uint64_t *zeros,
                        uint64_t *total) {
@@ -206,7 +216,6 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
     const uint32_t threshold = dropout_threshold(d->dropout);
     const real keep_scale = (real)(1.0 / (1.0 - d->dropout));
     uint64_t zero_count = 0, pair_count = 0;
-    int saved_threads = blas_enter_parallel();
 #pragma omp parallel for schedule(dynamic) reduction(+ : zero_count, pair_count)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH, len = d->lengths[b];
@@ -238,7 +247,6 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
         gemm(CblasNoTrans, CblasNoTrans, len, D, len, 1.0f, Pd, T, V, ld, 0.0f, C, H);
         for (int i = len; i < T; i++) memset(C + (size_t)i * H, 0, sizeof(real) * D);
     }
-    openblas_set_num_threads(saved_threads);
     if (zeros) {
         *zeros += zero_count;
         *total += pair_count;
@@ -251,7 +259,6 @@ void attention_backward(real *dqkv, const real *dctx, const real *qkv, const rea
     const int B = d->B, T = d->T, H = d->H, NH = d->NH, D = H / NH, ld = 3 * H;
     const real scale = (real)(1.0 / sqrt((double)D));
     const real keep_scale = (real)(1.0 / (1.0 - d->dropout));
-    int saved_threads = blas_enter_parallel();
 #pragma omp parallel for schedule(dynamic)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH, len = d->lengths[b];
@@ -283,5 +290,4 @@ void attention_backward(real *dqkv, const real *dctx, const real *qkv, const rea
             memset(row + 2 * H, 0, sizeof(real) * D);
         }
     }
-    openblas_set_num_threads(saved_threads);
 }

@@ -25,6 +25,7 @@ typedef double real;
 #define bert_param_slice_numel bert_param_slice_numel_f64
 #define bert_param_numel bert_param_numel_f64
 #define bert_build bert_build_f64
+#define bert_set_threads bert_set_threads_f64
 #define bert_free bert_free_f64
 #define bert_config bert_config_f64
 #define bert_max_batch bert_max_batch_f64

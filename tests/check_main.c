@@ -1,13 +1,17 @@
 // One Check runner over every suite; exits non-zero on any failure.
 // CK_RUN_SUITE=name / CK_RUN_CASE=name select a subset (Check built-ins).
 #include <check.h>
+#include <omp.h>
 #include <stdlib.h>
+
+#include "model/bert.h"
 
 #define SUITE(name) Suite *name##_suite(void);
 #include "suites.inc"
 #undef SUITE
 
 int main(void) {
+    bert_set_threads(omp_get_max_threads());
     SRunner *runner = srunner_create(NULL);
 #define SUITE(name) srunner_add_suite(runner, name##_suite());
 #include "suites.inc"

@@ -110,6 +110,11 @@ static void check_alone_equals_batched(AttnMap map) {
     bert_set_attn(batch, map);
     bert_set_attn(alone, map);
     const int H = bert_config(batch)->hidden_size;
+    // The GEMMs of a lone row and of a batch round differently in the last
+    // bit (OpenBLAS picks kernels by size).  Softmax passes that on as is;
+    // r-softmax's threshold t can be small, and p = w exp(u) / S with S ~ t
+    // scales a perturbation of u by about 1/t, so the sparse maps get 5e-5.
+    const double tol = map.kind == ATTN_SOFTMAX ? 1e-5 : 5e-5;
     Err err;
     BertInput in = {g.B, g.T, g.ids, g.types, g.lengths};
     ck_assert_int_eq(bert_forward(batch, &in, NULL, &err), 0);
@@ -120,9 +125,9 @@ static void check_alone_equals_batched(AttnMap map) {
         char what[64];
         snprintf(what, sizeof what, "%s row %d hidden", attn_kind_name(map.kind), b);
         assert_allclose(what, bert_hidden(alone), bert_hidden(batch) + (size_t)b * g.T * H,
-                        (size_t)len * H, 1e-5, 0);
+                        (size_t)len * H, tol, 0);
         snprintf(what, sizeof what, "%s row %d logits", attn_kind_name(map.kind), b);
-        assert_allclose(what, bert_logits(alone), bert_logits(batch) + 2 * b, 2, 1e-5, 0);
+        assert_allclose(what, bert_logits(alone), bert_logits(batch) + 2 * b, 2, tol, 0);
     }
     bert_free(batch);
     bert_free(alone);

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""PyTorch reference for build/bench: the same model, batch, sequence length
+and thread count; eval forward (sentences/s) and one training step (forward,
+backward, AdamW) with transformers' BertForSequenceClassification, eager
+softmax attention, float32.  Medians over repeated runs.
+
+    python3 scripts/bench_torch.py --model models/all-MiniLM-L6-v2 [--batch 32] [--seq 128] [--threads 2]
+"""
+import argparse
+import statistics
+import time
+
+import torch
+from transformers import BertForSequenceClassification
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="models/all-MiniLM-L6-v2")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=7)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = BertForSequenceClassification.from_pretrained(a.model, num_labels=2, attn_implementation="eager")
+    g = torch.Generator().manual_seed(7)
+    ids = torch.randint(1000, 21000, (a.batch, a.seq), generator=g)
+    types = torch.zeros_like(ids)
+    mask = torch.ones_like(ids)
+    labels = torch.arange(a.batch) % 2
+
+    def timed(fn):
+        fn()
+        times = []
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    model.eval()
+    with torch.no_grad():
+        fwd = timed(lambda: model(input_ids=ids, token_type_ids=types, attention_mask=mask))
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+
+    def step():
+        out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels)
+        opt.zero_grad()
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    train = timed(step)
+    print(f"torch {torch.__version__}, batch {a.batch} x seq {a.seq}, {a.threads} threads, median of {a.reps}")
+    print(f"| PyTorch eval forward | {fwd * 1e3:.1f} ms | {a.batch / fwd:.1f} sentences/s |")
+    print(f"| PyTorch training step (softmax) | {train * 1e3:.1f} ms | |")
+
+
+if __name__ == "__main__":
+    main()

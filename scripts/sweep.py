@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""The paper's experiment on your machine: fine-tune the default model on
+GLUE dev with every attention map (softmax, r-softmax at several r,
+sparsemax, entmax-1.5) under the same hyperparameters and several seeds,
+then write docs/results.md and docs/results.svg.
+
+Resumable: every run writes runs/sweep/<task>/<map>/seed<k>/eval.json when
+it is complete, and runs that have one are skipped, so the sweep can span
+several sittings.  An interrupted run continues from its OUT/last (--resume).
+
+    python3 scripts/sweep.py run  [--tasks cola,mrpc,rte,stsb,sst2] [--seeds 1,2,3] ...
+    python3 scripts/sweep.py report        # table + plot from what has finished
+
+Standard library only: no numpy, no matplotlib.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+MAPS = [("softmax", None), ("rsoftmax", 0.1), ("rsoftmax", 0.25), ("rsoftmax", 0.5),
+        ("rsoftmax", 0.75), ("rsoftmax", 0.9), ("sparsemax", None), ("entmax15", None)]
+TASKS = {  # name -> (GLUE folder, primary metric label)
+    "cola": ("CoLA", "Matthews corr."),
+    "mrpc": ("MRPC", "(acc + F1) / 2"),
+    "rte": ("RTE", "accuracy"),
+    "stsb": ("STS-B", "(Pearson + Spearman) / 2"),
+    "sst2": ("SST-2", "accuracy"),
+}
+
+
+def map_label(attn, r):
+    return f"{attn} r={r}" if r is not None else attn
+
+
+def run_dir(root, task, attn, r, seed):
+    name = attn if r is None else f"{attn}_r{r}"
+    return os.path.join(root, task, name, f"seed{seed}")
+
+
+def parse_list(text, cast):
+    return [cast(x) for x in text.split(",") if x]
+
+
+def run_one(args, task, attn, r, seed, epochs):
+    out = run_dir(args.root, task, attn, r, seed)
+    done = os.path.join(out, "eval.json")
+    if os.path.exists(done):
+        return "skipped"
+    cmd = [os.path.join(args.bin_dir, "finetune"), "--model", args.model, "--task", task,
+           "--data-dir", args.data_dir, "--out", out, "--epochs", str(epochs),
+           "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--warmup", str(args.warmup),
+           "--weight-decay", str(args.weight_decay), "--max-len", str(args.max_len),
+           "--seed", str(seed), "--attn", attn, "--threads", str(args.threads),
+           "--log-every", "50", "--save-every", "0"]
+    if r is not None:
+        cmd += ["--r", str(r)]
+    if os.path.isdir(os.path.join(out, "last")):
+        cmd.append("--resume")
+    t0 = time.time()
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "finetune.stderr"), "a") as err:
+        err.write(" ".join(cmd) + "\n")
+        err.flush()
+        subprocess.run(cmd, check=True, stderr=err)
+    train_seconds = time.time() - t0
+    # Final model, measured sparsity: ./evaluate on OUT/last (the checkpoint
+    # records the attention map).
+    ev = [os.path.join(args.bin_dir, "evaluate"), "--model", os.path.join(out, "last"),
+          "--task", task, "--data-dir", args.data_dir, "--max-len", str(args.max_len),
+          "--threads", str(args.threads), "--metrics-out", done + ".tmp"]
+    with open(os.path.join(out, "evaluate.stderr"), "w") as err:
+        subprocess.run(ev, check=True, stderr=err, stdout=err)
+    with open(done + ".tmp") as f:
+        result = json.load(f)
+    result["train_seconds"] = train_seconds
+    result["command"] = " ".join(cmd)
+    with open(done + ".tmp", "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(done + ".tmp", done)
+    # The checkpoints are large and the result is recorded: keep the logs only.
+    for sub in ("last", "best"):
+        subprocess.run(["rm", "-rf", os.path.join(out, sub)], check=True)
+    return f"{train_seconds:.0f}s"
+
+
+def cmd_run(args):
+    tasks = parse_list(args.tasks, str)
+    seeds = parse_list(args.seeds, int)
+    plan = []
+    for seed in seeds:  # seed-major: every map gets seed 1 before any gets seed 2
+        for task in tasks:
+            if task == "sst2" and seed not in parse_list(args.sst2_seeds, int):
+                continue
+            epochs = args.sst2_epochs if task == "sst2" else args.epochs
+            for attn, r in MAPS:
+                plan.append((task, attn, r, seed, epochs))
+    t_start = time.time()
+    for i, (task, attn, r, seed, epochs) in enumerate(plan):
+        status = run_one(args, task, attn, r, seed, epochs)
+        print(f"[{i + 1}/{len(plan)}] {task} {map_label(attn, r)} seed {seed}: {status} "
+              f"(sweep {time.time() - t_start:.0f}s)", flush=True)
+
+
+# ------------------------------------------------------------------ report
+
+def load_results(root):
+    rows = {}
+    for task in TASKS:
+        for attn, r in MAPS:
+            runs = []
+            base = os.path.dirname(run_dir(root, task, attn, r, 0))
+            if not os.path.isdir(base):
+                continue
+            for seed_dir in sorted(os.listdir(base)):
+                path = os.path.join(base, seed_dir, "eval.json")
+                if os.path.exists(path):
+                    with open(path) as f:
+                        runs.append(json.load(f))
+            if runs:
+                rows[(task, attn, r)] = runs
+    return rows
+
+
+def split_of(result):
+    splits = result["splits"]
+    return splits[sorted(splits)[0]]
+
+
+def mean_std(values):
+    if not values:
+        return float("nan"), float("nan")
+    if len(values) == 1:
+        return values[0], float("nan")
+    return statistics.mean(values), statistics.stdev(values)
+
+
+def fmt(m, s, scale=100.0):
+    if math.isnan(m):
+        return "–"
+    if math.isnan(s):
+        return f"{m * scale:.1f}"
+    return f"{m * scale:.1f} ± {s * scale:.1f}"
+
+
+def epochs_of(run):
+    cmd = run.get("command", "").split()
+    return cmd[cmd.index("--epochs") + 1] if "--epochs" in cmd else "?"
+
+
+def cmd_report(args):
+    rows = load_results(args.root)
+    if not rows:
+        sys.exit(f"report: no finished runs under {args.root}")
+    lines = ["# r-softmax in the attention of a pretrained encoder: GLUE dev results", "",
+             "Generated by `python3 scripts/sweep.py report` from the runs under "
+             f"`{args.root}` (one `eval.json` per run). Each cell is the dev score of the "
+             "final model (end of training, no selection on dev) ×100, mean ± sample std "
+             "over seeds; n = seeds.", ""]
+    header = "| map | " + " | ".join(f"{TASKS[t][0]} ({TASKS[t][1]})" for t in TASKS) + " |"
+    lines += [header, "|" + "---|" * (len(TASKS) + 1)]
+    for attn, r in MAPS:
+        cells = []
+        for task in TASKS:
+            runs = rows.get((task, attn, r), [])
+            scores = [split_of(x)["metrics"]["primary"] for x in runs]
+            m, s = mean_std(scores)
+            cells.append(f"{fmt(m, s)} (n={len(runs)})" if runs else "–")
+        lines.append(f"| {map_label(attn, r)} | " + " | ".join(cells) + " |")
+    lines += ["", "Measured attention sparsity (fraction of attention probabilities that are "
+              "exactly zero among real keys, over the dev set, ×100):", "",
+              "| map | " + " | ".join(TASKS[t][0] for t in TASKS) + " |",
+              "|" + "---|" * (len(TASKS) + 1)]
+    for attn, r in MAPS:
+        cells = []
+        for task in TASKS:
+            runs = rows.get((task, attn, r), [])
+            zs = [split_of(x)["attention_sparsity"]["overall"] for x in runs]
+            m, s = mean_std(zs)
+            cells.append(fmt(m, s) if runs else "–")
+        lines.append(f"| {map_label(attn, r)} | " + " | ".join(cells) + " |")
+    total = sum(x.get("train_seconds", 0) for runs in rows.values() for x in runs)
+    nruns = sum(len(v) for v in rows.values())
+    lines += ["", f"Runs: {nruns}; fine-tuning wall time summed over runs: {total / 3600:.2f} h "
+              "(2 threads each, one run at a time).", "", "Epochs per task: " +
+              ", ".join(f"{TASKS[t][0]} {epochs_of(rows[k][0])}" for t in TASKS
+                        for k in rows if k[0] == t and k[1] == 'softmax'), "",
+              "Commands: each run's exact `./finetune` command is in its `eval.json` "
+              "(`command`).", ""]
+    os.makedirs(os.path.dirname(args.out_md), exist_ok=True)
+    with open(args.out_md, "w") as f:
+        f.write("\n".join(lines))
+    write_svg(rows, args.out_svg)
+    print(f"wrote {args.out_md} and {args.out_svg}")
+
+
+def write_svg(rows, path):
+    """Two panels per task: dev score vs r (r-softmax, with softmax /
+    sparsemax / entmax as horizontal reference lines) and measured sparsity
+    vs r.  Hand-written SVG, no plotting library."""
+    rs = [r for a, r in MAPS if a == "rsoftmax"]
+    tasks = [t for t in TASKS if any(k[0] == t for k in rows)]
+    pw, ph, pad = 260, 180, 45
+    width, height = pad + len(tasks) * (pw + pad), 2 * (ph + pad) + 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           'font-family="sans-serif" font-size="11">',
+           f'<rect width="{width}" height="{height}" fill="white"/>']
+    colors = {"rsoftmax": "#1f77b4", "softmax": "#d62728", "sparsemax": "#2ca02c",
+              "entmax15": "#9467bd"}
+
+    def panel(x0, y0, title, series, refs, ylabel):
+        vals = [v for _, v, _ in series if not math.isnan(v)] + \
+               [v for _, v in refs if not math.isnan(v)]
+        if not vals:
+            return
+        lo, hi = min(vals), max(vals)
+        if hi - lo < 1e-9:
+            lo, hi = lo - 0.5, hi + 0.5
+        lo, hi = lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)
+        X = lambda r: x0 + r * pw
+        Y = lambda v: y0 + ph - (v - lo) / (hi - lo) * ph
+        out.append(f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
+        out.append(f'<text x="{x0 + pw / 2}" y="{y0 - 8}" text-anchor="middle">{title}</text>')
+        out.append(f'<text x="{x0 - 35}" y="{y0 + ph / 2}" transform="rotate(-90 {x0 - 35} '
+                   f'{y0 + ph / 2})" text-anchor="middle">{ylabel}</text>')
+        for t in (0, 0.25, 0.5, 0.75, 1.0):
+            out.append(f'<text x="{X(t)}" y="{y0 + ph + 14}" text-anchor="middle">{t}</text>')
+        for v in (lo, (lo + hi) / 2, hi):
+            out.append(f'<text x="{x0 - 4}" y="{Y(v) + 4}" text-anchor="end">{v:.1f}</text>')
+        for name, v in refs:
+            if not math.isnan(v):
+                out.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{Y(v)}" y2="{Y(v)}" '
+                           f'stroke="{colors[name]}" stroke-dasharray="4 3"/>')
+        pts = [(X(r), Y(v), e) for r, v, e in series if not math.isnan(v)]
+        if pts:
+            out.append('<polyline fill="none" stroke="%s" points="%s"/>' % (
+                colors["rsoftmax"], " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in pts)))
+            for x, y, e in pts:
+                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colors["rsoftmax"]}"/>')
+                if not math.isnan(e):
+                    dy = e / (hi - lo) * ph
+                    out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y - dy:.1f}" y2="{y + dy:.1f}" '
+                               f'stroke="{colors["rsoftmax"]}"/>')
+
+    def stat(task, attn, r, key):
+        runs = rows.get((task, attn, r), [])
+        if key == "score":
+            v = [split_of(x)["metrics"]["primary"] * 100 for x in runs]
+        else:
+            v = [split_of(x)["attention_sparsity"]["overall"] * 100 for x in runs]
+        return mean_std(v)
+
+    for i, task in enumerate(tasks):
+        x0 = pad + i * (pw + pad)
+        for row, key, ylabel in ((0, "score", "dev score ×100"), (1, "sparsity", "zeros %")):
+            series = [(r,) + stat(task, "rsoftmax", r, key) for r in rs]
+            refs = [(a, stat(task, a, None, key)[0]) for a in ("softmax", "sparsemax", "entmax15")]
+            panel(x0, 30 + row * (ph + pad), f"{TASKS[task][0]}: {'score' if row == 0 else 'sparsity'} vs r",
+                  series, refs, ylabel)
+    ly = height - 12
+    for k, (name, label) in enumerate((("rsoftmax", "r-softmax (± std)"), ("softmax", "softmax"),
+                                       ("sparsemax", "sparsemax"), ("entmax15", "entmax-1.5"))):
+        dash = "" if name == "rsoftmax" else 'stroke-dasharray="4 3"'
+        out.append(f'<line x1="{pad + k * 150}" x2="{pad + k * 150 + 25}" y1="{ly - 4}" y2="{ly - 4}" '
+                   f'stroke="{colors[name]}" {dash}/>')
+        out.append(f'<text x="{pad + k * 150 + 30}" y="{ly}">{label}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--tasks", default="cola,mrpc,rte,stsb,sst2")
+    run.add_argument("--seeds", default="1,2,3")
+    run.add_argument("--sst2-seeds", default="1", help="seeds for SST-2 (the expensive task)")
+    run.add_argument("--epochs", type=int, default=3)
+    run.add_argument("--sst2-epochs", type=int, default=1)
+    run.add_argument("--lr", type=float, default=5e-5)
+    run.add_argument("--batch-size", type=int, default=32)
+    run.add_argument("--warmup", type=float, default=0.1)
+    run.add_argument("--weight-decay", type=float, default=0.01)
+    run.add_argument("--max-len", type=int, default=128)
+    run.add_argument("--threads", type=int, default=2)
+    run.add_argument("--model", default="models/all-MiniLM-L6-v2")
+    run.add_argument("--data-dir", default="data/glue")
+    run.add_argument("--bin-dir", default=".", help="where finetune and evaluate are")
+    run.add_argument("--root", default="runs/sweep")
+    rep = sub.add_parser("report")
+    rep.add_argument("--root", default="runs/sweep")
+    rep.add_argument("--out-md", default="docs/results.md")
+    rep.add_argument("--out-svg", default="docs/results.svg")
+    args = ap.parse_args()
+    cmd_run(args) if args.cmd == "run" else cmd_report(args)
+
+
+if __name__ == "__main__":
+    main()
