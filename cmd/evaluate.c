@@ -35,8 +35,7 @@ int main(int argc, char **argv) {
     if (rc == 0) rc = cli_finish_session(&o.data, &x, &err);
     if (rc == 0 && threads < 1) rc = err_set(&err, "--threads %d: expected >= 1", threads);
     if (rc == 0) {
-        omp_set_num_threads(threads);
-        openblas_set_num_threads(threads);
+        bert_set_threads(threads);
         rc = evaluate_run(&o, &err);
     }
     if (rc != 0) {

@@ -76,8 +76,7 @@ int main(int argc, char **argv) {
     if (rc == 0 && o.dropout_given && (o.dropout < 0 || o.dropout >= 1))
         rc = err_set(&err, "--dropout %g: expected a probability in [0, 1)", o.dropout);
     if (rc == 0) {
-        omp_set_num_threads(threads);
-        openblas_set_num_threads(threads);
+        bert_set_threads(threads);
         rc = finetune_run(&o, &err);
     }
     if (rc != 0) {
