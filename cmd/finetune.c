@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
         {"out", CLI_STRING, &o.out_dir, "DIR", "output directory", NULL},
         {"epochs", CLI_INT, &o.epochs, "N", "passes over the training set", NULL},
         {"lr", CLI_FLOAT, &o.lr, "LR", "peak learning rate", NULL},
-        {"warmup", CLI_FLOAT, &o.warmup, "FRAC", "linear warmup over this fraction of the steps, then linear decay to 0", NULL},
+        {"warmup", CLI_DOUBLE, &o.warmup, "FRAC", "linear warmup over this fraction of the steps, then linear decay to 0", NULL},
         {"weight-decay", CLI_FLOAT, &o.weight_decay, "WD", "decoupled weight decay (not on biases and LayerNorm)", NULL},
         {"clip", CLI_FLOAT, &o.clip, "NORM", "global gradient-norm clipping; 0 turns it off", NULL},
         {"seed", CLI_U64, &o.seed, "N", "seed of data order, dropout and new heads", NULL},

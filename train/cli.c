@@ -18,6 +18,7 @@ static void print_default(const CliOption *o) {
         case CLI_INT: printf(" (default: %d)", *(int *)o->dest); break;
         case CLI_LONG: printf(" (default: %ld)", *(long *)o->dest); break;
         case CLI_FLOAT: printf(" (default: %g)", *(float *)o->dest); break;
+        case CLI_DOUBLE: printf(" (default: %g)", *(double *)o->dest); break;
         case CLI_U64: printf(" (default: %llu)", (unsigned long long)*(uint64_t *)o->dest); break;
         case CLI_FLAG: printf(" (default: off)"); break;
     }
@@ -60,11 +61,16 @@ static int parse_value(const CliOption *o, const char *arg, Err *err) {
             *(uint64_t *)o->dest = v;
             return 0;
         }
-        case CLI_FLOAT: {
-            float v = strtof(arg, &end);
-            if (errno || end == arg || *end || !isfinite(v))
+        case CLI_FLOAT:
+        case CLI_DOUBLE: {
+            double v = strtod(arg, &end);
+            if (errno || end == arg || *end || !isfinite(v) ||
+                (o->type == CLI_FLOAT && !isfinite((float)v)))
                 return err_set(err, "--%s %s: expected a number", o->name, arg);
-            *(float *)o->dest = v;
+            if (o->type == CLI_FLOAT)
+                *(float *)o->dest = (float)v;
+            else
+                *(double *)o->dest = v;
             return 0;
         }
     }

@@ -8,12 +8,12 @@
 #include "train/session.h"
 #include "util/err.h"
 
-typedef enum { CLI_STRING, CLI_INT, CLI_LONG, CLI_FLOAT, CLI_U64, CLI_FLAG } CliType;
+typedef enum { CLI_STRING, CLI_INT, CLI_LONG, CLI_FLOAT, CLI_DOUBLE, CLI_U64, CLI_FLAG } CliType;
 
 typedef struct {
     const char *name;  // long option without "--"
     CliType type;
-    void *dest;        // const char **, int *, long *, float *, uint64_t *, bool *
+    void *dest;        // const char **, int *, long *, float *, double *, uint64_t *, bool *
     const char *meta;  // value placeholder in --help ("N", "DIR"); NULL for flags
     const char *help;  // one line; the default is printed after it
     bool *given;       // set when the option appears (may be NULL)

@@ -78,7 +78,7 @@ float lr_at(float peak, long step, long total, long warmup) {
     return peak * (float)(left > 0 ? left : 0);
 }
 
-long warmup_steps_for(float ratio, long total) { return (long)ceil((double)ratio * (double)total); }
+long warmup_steps_for(double ratio, long total) { return (long)ceil(ratio * (double)total); }
 
 double clip_grad_norm(Bert *model, float max_norm) {
     size_t n;

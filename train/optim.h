@@ -32,7 +32,7 @@ float *optim_moments(Optimizer *opt, int which, size_t *count);
 // transformers' get_linear_schedule_with_warmup: lr * min(s / W, (T - s) / (T - W)).
 float lr_at(float peak, long step, long total_steps, long warmup_steps);
 // ceil(ratio * total), as transformers' Trainer computes warmup steps.
-long warmup_steps_for(float ratio, long total_steps);
+long warmup_steps_for(double ratio, long total_steps);
 
 // Scales gradients so their global L2 norm is at most max_norm (0: off);
 // returns the norm before clipping.

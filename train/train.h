@@ -15,7 +15,8 @@ typedef struct {
     SessionOptions data;
     const char *out_dir;
     int epochs;
-    float lr, warmup, weight_decay, clip;
+    float lr, weight_decay, clip;
+    double warmup;       // fraction of the steps; double so ceil(warmup * steps) is Python's
     uint64_t seed;
     bool dropout_given;
     float dropout;       // --dropout: hidden, attention and classifier dropout
