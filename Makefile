@@ -6,7 +6,7 @@ CXX      ?= g++
 PKGS     := openblas libcjson sentencepiece
 ARCH     ?= -march=native
 OPT      ?= -O3
-CFLAGS   += $(OPT) $(ARCH) -std=gnu11 -fopenmp -Wall -Wextra -Wno-unused-parameter -I. \
+CFLAGS   += $(OPT) $(ARCH) -std=gnu11 -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -I. \
             $(shell pkg-config --cflags $(PKGS))
 CXXFLAGS += $(OPT) $(ARCH) -std=c++17 -Wall -Wextra -I.
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lstdc++ -lm -fopenmp

@@ -14,8 +14,8 @@ static const char usage[] =
 int main(int argc, char **argv) {
     const char *checkpoint = NULL, *out = NULL;
     const CliOption opts[] = {
-        {"checkpoint", CLI_STRING, &checkpoint, "DIR", "checkpoint written by ./finetune (OUT/best or OUT/last)", NULL},
-        {"out", CLI_STRING, &out, "DIR", "Hugging Face directory to write", NULL},
+        {"checkpoint", CLI_STRING, &checkpoint, "DIR", "checkpoint written by ./finetune (OUT/best or OUT/last)", NULL, "required"},
+        {"out", CLI_STRING, &out, "DIR", "Hugging Face directory to write", NULL, "required"},
     };
     Err err;
     int rc = cli_parse(argc, argv, opts, 2, usage, &err);

@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
         {"weight-decay", CLI_FLOAT, &o.weight_decay, "WD", "decoupled weight decay (not on biases and LayerNorm)", NULL},
         {"clip", CLI_FLOAT, &o.clip, "NORM", "global gradient-norm clipping; 0 turns it off", NULL},
         {"seed", CLI_U64, &o.seed, "N", "seed of data order, dropout and new heads", NULL},
-        {"dropout", CLI_FLOAT, &o.dropout, "P", "hidden, attention and classifier dropout (default: the checkpoint's config)", &o.dropout_given},
+        {"dropout", CLI_FLOAT, &o.dropout, "P", "hidden, attention and classifier dropout", &o.dropout_given, "the checkpoint's config"},
         {"optim", CLI_STRING, &optim, "NAME", "adamw or sgd", NULL},
         {"max-steps", CLI_LONG, &o.max_steps, "N", "train exactly N steps (overrides --epochs); 0 = epochs decide", NULL},
         {"eval-every", CLI_LONG, &o.eval_every, "N", "also evaluate on dev every N steps; 0 = at epoch ends only", NULL},

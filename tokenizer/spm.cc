@@ -2,11 +2,6 @@
 // Every entry point catches C++ exceptions and turns library status errors
 // into err_set messages: nothing C++ may unwind into the C callers.
 
-// util/err.h has no extern "C" block of its own; wrapping it here gives
-// err_set C linkage before spm.h pulls it in.
-extern "C" {
-#include "util/err.h"
-}
 #include "tokenizer/spm.h"
 
 #include <sentencepiece_processor.h>

@@ -591,7 +591,7 @@ static int tokenize_normalized(const WordPiece *wp, const char *s, size_t n, IdS
                                Err *err) {
     size_t word = 0, nchars = 0;
     for (size_t i = 0; i < n;) {
-        uint32_t c;
+        uint32_t c = 0;
         size_t len = (size_t)utf8_next(s, n, i, &c);
         bool space = uni_is_white_space(c), punct = !space && uni_is_punctuation(c);
         if (space || punct) {

@@ -9,10 +9,17 @@
 #include <string.h>
 
 static void print_default(const CliOption *o) {
+    if (o->default_text) {
+        if (strcmp(o->default_text, "required") == 0)
+            printf(" (required)");
+        else
+            printf(" (default: %s)", o->default_text);
+        return;
+    }
     switch (o->type) {
         case CLI_STRING: {
             const char *v = *(const char **)o->dest;
-            if (v) printf(" (default: %s)", v);
+            printf(" (default: %s)", v ? v : "none");
             break;
         }
         case CLI_INT: printf(" (default: %d)", *(int *)o->dest); break;
@@ -110,13 +117,13 @@ int cli_parse(int argc, char **argv, const CliOption *opts, int n, const char *u
 int cli_session_rows(SessionOptions *s, CliSessionExtras *x, CliOption *out) {
     CustomTaskOptions *c = &s->custom;
     const CliOption rows[] = {
-        {"model", CLI_STRING, &s->model_dir, "DIR", "Hugging Face model directory or checkpoint", NULL},
-        {"task", CLI_STRING, &s->task, "NAME", "GLUE task (sst2, cola, mrpc, stsb, qqp, mnli, qnli, rte, wnli) or custom", NULL},
+        {"model", CLI_STRING, &s->model_dir, "DIR", "Hugging Face model directory or checkpoint", NULL, "required"},
+        {"task", CLI_STRING, &s->task, "NAME", "GLUE task (sst2, cola, mrpc, stsb, qqp, mnli, qnli, rte, wnli) or custom", NULL, "required"},
         {"data-dir", CLI_STRING, &s->data_dir, "DIR", "GLUE root holding the task folders", NULL},
         {"max-len", CLI_INT, &s->max_len, "N", "truncate inputs to N tokens (longest_first)", NULL},
         {"batch-size", CLI_INT, &s->batch_size, "N", "examples per batch", NULL},
-        {"attn", CLI_STRING, &x->attn_name, "MAP", "attention map: softmax | rsoftmax | sparsemax | entmax15 (default: the checkpoint's, else softmax)", &x->attn_given},
-        {"r", CLI_FLOAT, &x->r, "R", "r-softmax sparsity rate in [0, 1], required with --attn rsoftmax", &x->r_given},
+        {"attn", CLI_STRING, &x->attn_name, "MAP", "attention map: softmax | rsoftmax | sparsemax | entmax15", &x->attn_given, "the checkpoint's, else softmax"},
+        {"r", CLI_FLOAT, &x->r, "R", "r-softmax sparsity rate in [0, 1], required with --attn rsoftmax", &x->r_given, "none"},
         {"skip-bad-rows", CLI_FLAG, &s->skip_bad_rows, NULL, "skip and count malformed data rows instead of stopping", NULL},
         {"train", CLI_STRING, &c->train, "FILE", "custom task: training file (TSV or CSV)", NULL},
         {"dev", CLI_STRING, &c->dev, "FILE", "custom task: dev file", NULL},

@@ -17,6 +17,10 @@ typedef struct {
     const char *meta;  // value placeholder in --help ("N", "DIR"); NULL for flags
     const char *help;  // one line; the default is printed after it
     bool *given;       // set when the option appears (may be NULL)
+    // Shown as the default instead of the destination's value ("required",
+    // "the checkpoint's config"); NULL: the value itself, "none" for a NULL
+    // string.
+    const char *default_text;
 } CliOption;
 
 // Parses argv against opts[n].  Returns 0, 1 when --help was printed (the

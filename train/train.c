@@ -295,7 +295,6 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     t->batches_per_epoch = (tokset_size(t->train_ts) + o->data.batch_size - 1) / o->data.batch_size;
     t->total_steps = o->max_steps > 0 ? o->max_steps : (long)o->epochs * t->batches_per_epoch;
     t->warmup_steps = warmup_steps_for(o->warmup, t->total_steps);
-    if (dir_make(o->out_dir, err) != 0) return -1;
     if (o->resume) {
         if (!dir_exists(t->path_last))
             return err_set(err, "%s: nothing to resume (no checkpoint there)", t->path_last);
@@ -304,6 +303,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         return err_set(err, "%s: a run is already there; pass --resume to continue it or choose "
                             "another --out", t->path_last);
     }
+    if (dir_make(o->out_dir, err) != 0) return -1;
     t->log = fopen(t->path_log, o->resume ? "a" : "w");
     if (!t->log) return err_set(err, "%s: cannot open for writing", t->path_log);
     return 0;
@@ -349,7 +349,8 @@ static int train_step(Trainer *t, float *loss, double *grad_norm, float *lr, lon
     if (bert_forward(t->s.model, &in, &drop, err) != 0) return -1;
     *loss = bert_loss(t->s.model, b->labels, b->targets);
     if (!isfinite(*loss))
-        return err_set(err, "step %ld: the loss is %g; lower --lr or check the data", t->step, *loss);
+        return err_set(err, "step %ld: the loss is %g; lower --lr or check the data", t->step + 1,
+                       *loss);
     bert_zero_grads(t->s.model);
     if (bert_backward(t->s.model, err) != 0) return -1;
     *grad_norm = clip_grad_norm(t->s.model, o->clip);

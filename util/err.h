@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ERR_MSG_MAX 1024
 
 typedef struct Err {
@@ -21,5 +25,9 @@ int err_prefix(Err *err, const char *fmt, ...) __attribute__((format(printf, 2, 
 void *err_malloc(Err *err, size_t bytes, const char *what);
 void *err_calloc(Err *err, size_t count, size_t size, const char *what);
 void *err_realloc(Err *err, void *ptr, size_t bytes, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
