@@ -118,16 +118,6 @@ static const struct {
     {"grad_sparsemax_pair_f64", {ATTN_SPARSEMAX, 0}},
 };
 
-static double *golden_f64(const StFile *f, const char *name, size_t *numel) {
-    const StTensor *t = st_find(f, name);
-    if (!t || t->dtype != ST_F64) ck_abort_msg("%s: no F64 tensor %s", st_path(f), name);
-    double *out = malloc(sizeof(double) * (t->numel ? t->numel : 1));
-    ck_assert_ptr_nonnull(out);
-    memcpy(out, t->data, sizeof(double) * t->numel);
-    if (numel) *numel = t->numel;
-    return out;
-}
-
 START_TEST(gradients_match_autograd_f64) {
     char path[512];
     snprintf(path, sizeof path, TEST_GOLDEN_DIR "/%s.safetensors", f64_cases[_i].file);

@@ -83,17 +83,6 @@ static void assert_matches_golden(const Tiny *t, const float *buffer, const StFi
     }
 }
 
-// Reads a golden F64 tensor (the test helpers only convert to float).
-static double *golden_f64(const StFile *f, const char *name, size_t *numel) {
-    const StTensor *t = st_find(f, name);
-    if (!t || t->dtype != ST_F64) ck_abort_msg("%s: F64 tensor %s missing", st_path(f), name);
-    double *out = malloc(sizeof(double) * (t->numel ? t->numel : 1));
-    ck_assert_ptr_nonnull(out);
-    memcpy(out, t->data, sizeof(double) * t->numel);
-    if (numel) *numel = t->numel;
-    return out;
-}
-
 // ------------------------------------------------------------- optimizers
 
 // Our no_decay table against transformers' Trainer.get_decay_parameter_names.

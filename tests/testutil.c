@@ -81,3 +81,13 @@ int *golden_i32(const StFile *file, const char *name, size_t *numel) {
     if (numel) *numel = t->numel;
     return out;
 }
+
+double *golden_f64(const StFile *file, const char *name, size_t *numel) {
+    const StTensor *t = golden_find(file, name);
+    if (t->dtype != ST_F64) ck_abort_msg("%s: golden tensor %s is not F64", st_path(file), name);
+    double *out = malloc(sizeof(double) * (t->numel ? t->numel : 1));
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, t->data, sizeof(double) * t->numel);
+    if (numel) *numel = t->numel;
+    return out;
+}

@@ -30,5 +30,7 @@ typedef struct StFile StFile;
 StFile *golden_open(const char *path);
 float *golden_f32(const StFile *file, const char *name, size_t *numel);
 int *golden_i32(const StFile *file, const char *name, size_t *numel);
+// An F64 golden tensor, unconverted.
+double *golden_f64(const StFile *file, const char *name, size_t *numel);
 
 #endif
