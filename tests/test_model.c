@@ -10,6 +10,7 @@
 
 #include "model/bert.h"
 #include "tests/testutil.h"
+#include "util/rng.h"
 #include "weights/hf_model.h"
 #include "weights/safetensors.h"
 
@@ -142,6 +143,100 @@ START_TEST(alone_equals_batched) {
 }
 END_TEST
 
+// Measured sparsity against the doc's count, floor(r (n - 1)) + 1 zeros in a
+// row of n real keys (capped at n - 1).  The count is exact when r (n - 1) is
+// not within float rounding of a whole number (model/attention.h explains the
+// one-key departures there), so each r keeps its fractional part in
+// (0.01, 0.99) for the lengths used, and the test checks that it does.
+static uint64_t formula_zeros(float r, const int *lengths, int B) {
+    uint64_t zeros = 0;
+    for (int b = 0; b < B; b++) {
+        int n = lengths[b];
+        double rank = (double)r * (n - 1), frac = rank - floor(rank);
+        ck_assert_msg(n == 1 || (frac > 0.01 && frac < 0.99),
+                      "r %g n %d: rank %.9g too near a whole number", r, n, rank);
+        zeros += (uint64_t)n * rsoftmax_expected_zeros(r, n);  // n query rows
+    }
+    return zeros;
+}
+
+// Runs r-softmax over a batch and returns the per-layer zero counters after
+// checking that every real (query, key) pair was counted.
+static const uint64_t *count_zeros(Bert *m, float r, const BertInput *in) {
+    const BertConfig *c = bert_config(m);
+    bert_set_attn(m, (AttnMap){ATTN_RSOFTMAX, r});
+    bert_count_zeros(m, 1);
+    bert_reset_zero_counts(m);
+    Err err;
+    ck_assert_int_eq(bert_forward(m, in, NULL, &err), 0);
+    const uint64_t *zeros, *total;
+    bert_zero_counts(m, &zeros, &total);
+    uint64_t pairs = 0;
+    for (int b = 0; b < in->batch; b++) pairs += (uint64_t)in->lengths[b] * in->lengths[b];
+    for (int l = 0; l < c->num_layers; l++)
+        ck_assert_msg(total[l] == pairs * c->num_heads, "layer %d: %llu probabilities counted, want %llu",
+                      l, (unsigned long long)total[l], (unsigned long long)(pairs * c->num_heads));
+    return zeros;
+}
+
+// Every row length from 1 to 64 (tiny checkpoint, random tokens, pairs):
+// the count is exact.
+START_TEST(rsoftmax_sparsity_every_length) {
+    static const float rs[] = {0.1414f, 0.2718f, 0.618f, 0.8415f};
+    enum { B = 64, T = 64 };
+    Bert *m = load_model(TEST_GOLDEN_DIR "/tiny_bert", B, T);
+    const BertConfig *c = bert_config(m);
+    int *ids = calloc(B * T, sizeof(int)), *types = calloc(B * T, sizeof(int)), lengths[B];
+    ck_assert(ids && types);
+    Rng rng;
+    rng_seed(&rng, 99);
+    for (int b = 0; b < B; b++) {
+        lengths[b] = b + 1;
+        for (int t = 0; t < lengths[b]; t++) {
+            ids[b * T + t] = 5 + (int)rng_below(&rng, (uint64_t)c->vocab_size - 5);
+            types[b * T + t] = t >= lengths[b] / 2;
+        }
+    }
+    BertInput in = {B, T, ids, types, lengths};
+    for (size_t k = 0; k < sizeof rs / sizeof rs[0]; k++) {
+        uint64_t want = formula_zeros(rs[k], lengths, B) * c->num_heads;
+        const uint64_t *zeros = count_zeros(m, rs[k], &in);
+        for (int l = 0; l < c->num_layers; l++)
+            ck_assert_msg(zeros[l] == want, "r %g layer %d: %llu zeros, formula %llu", rs[k], l,
+                          (unsigned long long)zeros[l], (unsigned long long)want);
+    }
+    free(ids);
+    free(types);
+    bert_free(m);
+}
+END_TEST
+
+// Real sentences through the pretrained model: the formula's zeros, plus the
+// keys so far below their row's max (u < -104) that exp underflows to 0, as
+// it does in softmax; those are a handful in a deep layer.
+START_TEST(rsoftmax_sparsity_pretrained) {
+    static const float rs[] = {0.13f, 0.38f, 0.62f, 0.87f};
+    StFile *f = golden_open(TEST_GOLDEN_DIR "/forward_minilm.safetensors");
+    GoldenBatch g = golden_batch(f);
+    Bert *m = load_model(TEST_MODEL_DIR, g.B, g.T);
+    const BertConfig *c = bert_config(m);
+    BertInput in = {g.B, g.T, g.ids, g.types, g.lengths};
+    uint64_t pairs = 0;
+    for (int b = 0; b < g.B; b++) pairs += (uint64_t)g.lengths[b] * g.lengths[b];
+    for (size_t k = 0; k < sizeof rs / sizeof rs[0]; k++) {
+        uint64_t want = formula_zeros(rs[k], g.lengths, g.B) * c->num_heads;
+        const uint64_t *zeros = count_zeros(m, rs[k], &in);
+        for (int l = 0; l < c->num_layers; l++)
+            ck_assert_msg(zeros[l] >= want && zeros[l] - want <= pairs * c->num_heads / 10000,
+                          "r %g layer %d: %llu zeros, formula %llu", rs[k], l,
+                          (unsigned long long)zeros[l], (unsigned long long)want);
+    }
+    bert_free(m);
+    golden_batch_free(&g);
+    st_close(f);
+}
+END_TEST
+
 // ------------------------------------------------------------ gradients
 
 typedef struct {
@@ -242,6 +337,8 @@ Suite *model_suite(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, forward_matches_transformers);
     tcase_add_loop_test(tc, alone_equals_batched, 0, 4);
+    tcase_add_test(tc, rsoftmax_sparsity_every_length);
+    tcase_add_test(tc, rsoftmax_sparsity_pretrained);
     suite_add_tcase(s, tc);
     tc = tcase_create("gradients");
     tcase_set_timeout(tc, 300);
