@@ -44,6 +44,7 @@ struct Bert {
     real *emb_out;                 // [N, H] after LayerNorm and dropout: layer 0 input
     uint8_t *keep_emb;             // [N, H]
     LayerActs *layers;             // [num_layer_slots]
+    real *cls_ctx, *cls_x;         // [B, H] [CLS] rows of the last layer's ctx and input
     real *cls_in;                  // [B, H] the [CLS] rows of the last layer
     real *pooled;                  // [B, H] tanh(cls_in W_p + b)
     real *pooled_drop;             // [B, H] classifier input
@@ -54,13 +55,15 @@ struct Bert {
 
     // gradient work buffers (training only)
     real *grad_memory;
-    real *d_x, *d_tmp, *d_qkv, *d_ctx, *d_ffn, *d_cls, *d_pooled;
+    real *d_x, *d_tmp, *d_qkv, *d_ctx, *d_ffn, *d_cls, *d_pooled, *d_cls_ctx, *d_cls_x;
 
     // the last forward's inputs
     int B, T;
     int *ids, *type_ids, *lengths;
     Dropout dropout;
     int training;
+    int all_tokens;     // compute the last layer for every token, not only [CLS]
+    int last_cls_only;  // how the last forward ran its last layer
 
     int count_zeros;
     uint64_t *zeros, *zero_total;  // [L]
@@ -173,7 +176,7 @@ static int alloc_activations(Bert *m, int slots, int training, Err *err) {
     m->layers = err_calloc(err, (size_t)slots, sizeof(LayerActs), "layer activation table");
     if (!m->layers) return -1;
 
-    enum { FIXED = 10, PER_LAYER = 16 };
+    enum { FIXED = 12, PER_LAYER = 16 };
     size_t count = FIXED + (size_t)PER_LAYER * slots;
     real ***ptrs = err_calloc(err, count, sizeof(real **), "activation table");
     size_t *sizes = err_calloc(err, count, sizeof(size_t), "activation table");
@@ -188,6 +191,8 @@ static int alloc_activations(Bert *m, int slots, int training, Err *err) {
     ACT(m->emb_mean, N);
     ACT(m->emb_rstd, N);
     ACT(m->emb_out, N * H);
+    ACT(m->cls_ctx, B * H);
+    ACT(m->cls_x, B * H);
     ACT(m->cls_in, B * H);
     ACT(m->pooled, B * H);
     ACT(m->pooled_drop, B * H);
@@ -306,9 +311,10 @@ int bert_enable_grads(Bert *m, Err *err) {
     if (alloc_activations(m, m->cfg.num_layers, 1, err) != 0) return -1;
     m->grads = err_calloc(err, m->num_params, sizeof(real), "gradients");
     if (!m->grads) return -1;
-    real **ptrs[] = {&m->d_x, &m->d_tmp, &m->d_qkv, &m->d_ctx, &m->d_ffn, &m->d_cls, &m->d_pooled};
-    size_t sizes[] = {N * H, N * H, N * 3 * H, N * H, N * FF, B * H, B * H};
-    m->grad_memory = alloc_tensors(ptrs, sizes, 7, err, "gradient work buffers");
+    real **ptrs[] = {&m->d_x,   &m->d_tmp, &m->d_qkv,     &m->d_ctx,  &m->d_ffn,
+                     &m->d_cls, &m->d_pooled, &m->d_cls_ctx, &m->d_cls_x};
+    size_t sizes[] = {N * H, N * H, N * 3 * H, N * H, N * FF, B * H, B * H, B * H, B * H};
+    m->grad_memory = alloc_tensors(ptrs, sizes, 9, err, "gradient work buffers");
     return m->grad_memory ? 0 : -1;
 }
 
@@ -375,11 +381,40 @@ static void maybe_dropout(real *x, uint8_t *keep, long n, float p, const Bert *m
     if (m->training && p > 0) dropout_forward(x, keep, n, p, m->dropout.seed, site);
 }
 
+// out [B, H] = rows b * T of in [B * T, H]
+static void gather_cls(real *out, const real *in, int B, int T, int H) {
+    for (int b = 0; b < B; b++)
+        memcpy(out + (size_t)b * H, in + (size_t)b * T * H, sizeof(real) * H);
+}
+
+// What follows attention in a layer, over R rows (all tokens, or the [CLS]
+// rows of the last layer): output projection, dropout, residual, LayerNorm,
+// FFN, dropout, residual, LayerNorm.  ctx [R, H] and x [R, H] (the layer's
+// input rows) in; a->ln2_out [R, H] out.
+static void post_attention_forward(Bert *m, LayerActs *a, const LayerParams *p, int l,
+                                   const real *ctx, const real *x, int R) {
+    const BertConfig *c = &m->cfg;
+    const int H = c->hidden_size, FF = c->intermediate_size;
+    const long RH = (long)R * H;
+    linear_forward(a->attn_res, ctx, p->out_w, p->out_b, R, H, H);
+    maybe_dropout(a->attn_res, a->keep_attn, RH, m->dropout.hidden, m, layer_site(l, SITE_ATTN));
+    residual_forward(a->attn_res, x, RH);
+    layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->attn_res, p->ln1_w, p->ln1_b, R, H,
+                      c->layer_norm_eps);
+    linear_forward(a->ffn_pre, a->ln1_out, p->in_w, p->in_b, R, H, FF);
+    gelu_forward(a->ffn_act, a->ffn_pre, (long)R * FF);
+    linear_forward(a->ffn_res, a->ffn_act, p->ffn_w, p->ffn_b, R, FF, H);
+    maybe_dropout(a->ffn_res, a->keep_ffn, RH, m->dropout.hidden, m, layer_site(l, SITE_FFN));
+    residual_forward(a->ffn_res, a->ln1_out, RH);
+    layernorm_forward(a->ln2_out, a->ln2_mean, a->ln2_rstd, a->ffn_res, p->ln2_w, p->ln2_b, R, H,
+                      c->layer_norm_eps);
+}
+
 int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err) {
     if (check_input(m, in, err) != 0) return -1;
     const BertConfig *c = &m->cfg;
     const int B = in->batch, T = in->seq, N = B * T, H = c->hidden_size,
-              FF = c->intermediate_size, L = c->num_layers, C = c->num_labels;
+              L = c->num_layers, C = c->num_labels;
     if (dropout && !m->grads)
         return err_set(err, "model: training forward (dropout) needs bert_enable_grads first");
     m->B = B;
@@ -401,33 +436,34 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
                           .map = c->attn, .dropout = m->training ? m->dropout.attention : 0.0f,
                           .seed = m->dropout.seed, .scratch = m->attn_scratch,
                           .scratch_stride = attention_scratch_floats(m->max_seq)};
+    // Only the [CLS] row of the last layer reaches the head, so unless every
+    // token's output is wanted (or attention zeros are being counted), the
+    // last layer runs its queries and everything after attention on [CLS]
+    // rows only: about a seventh of the work of a forward and backward.
+    m->last_cls_only = !m->all_tokens && !m->count_zeros;
     const real *x = m->emb_out;
     for (int l = 0; l < L; l++) {
         LayerActs *a = &m->layers[m->num_layer_slots > 1 ? l : 0];
         LayerParams p = layer_params(m, m->params, l);
+        int cls_only = m->last_cls_only && l == L - 1;
         linear_forward(a->qkv, x, p.qkv_w, p.qkv_b, N, H, 3 * H);
         dims.site = layer_site(l, SITE_PROBS);
+        dims.cls_only = cls_only;
         attention_forward(a->ctx, a->scores, a->probs, a->probs_drop, a->keep_probs, a->aux, a->qkv,
                           &dims, m->count_zeros ? &m->zeros[l] : NULL,
                           m->count_zeros ? &m->zero_total[l] : NULL);
-        linear_forward(a->attn_res, a->ctx, p.out_w, p.out_b, N, H, H);
-        maybe_dropout(a->attn_res, a->keep_attn, (long)N * H, m->dropout.hidden, m,
-                      layer_site(l, SITE_ATTN));
-        residual_forward(a->attn_res, x, (long)N * H);
-        layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->attn_res, p.ln1_w, p.ln1_b, N,
-                          H, c->layer_norm_eps);
-        linear_forward(a->ffn_pre, a->ln1_out, p.in_w, p.in_b, N, H, FF);
-        gelu_forward(a->ffn_act, a->ffn_pre, (long)N * FF);
-        linear_forward(a->ffn_res, a->ffn_act, p.ffn_w, p.ffn_b, N, FF, H);
-        maybe_dropout(a->ffn_res, a->keep_ffn, (long)N * H, m->dropout.hidden, m,
-                      layer_site(l, SITE_FFN));
-        residual_forward(a->ffn_res, a->ln1_out, (long)N * H);
-        layernorm_forward(a->ln2_out, a->ln2_mean, a->ln2_rstd, a->ffn_res, p.ln2_w, p.ln2_b, N,
-                          H, c->layer_norm_eps);
+        if (cls_only) {
+            gather_cls(m->cls_ctx, a->ctx, B, T, H);
+            gather_cls(m->cls_x, x, B, T, H);
+            post_attention_forward(m, a, &p, l, m->cls_ctx, m->cls_x, B);
+            memcpy(m->cls_in, a->ln2_out, sizeof(real) * B * H);
+        } else {
+            post_attention_forward(m, a, &p, l, a->ctx, x, N);
+            if (l == L - 1) gather_cls(m->cls_in, a->ln2_out, B, T, H);
+        }
         x = a->ln2_out;
     }
 
-    for (int b = 0; b < B; b++) memcpy(m->cls_in + (size_t)b * H, x + (size_t)b * T * H, sizeof(real) * H);
     linear_forward(m->pooled, m->cls_in, bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B), B, H, H);
     for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
     memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
@@ -439,8 +475,11 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
 }
 
 const real *bert_hidden(const Bert *m) {
+    if (m->last_cls_only) return NULL;
     return m->layers[m->num_layer_slots > 1 ? m->cfg.num_layers - 1 : 0].ln2_out;
 }
+
+void bert_output_all_tokens(Bert *m, int on) { m->all_tokens = on; }
 const real *bert_pooled(const Bert *m) { return m->pooled; }
 const real *bert_logits(const Bert *m) { return m->logits; }
 
@@ -475,11 +514,38 @@ static void maybe_dropout_backward(real *d, const uint8_t *keep, long n, float p
     if (m->training && p > 0) dropout_backward(d, d, keep, n, p);
 }
 
+// Backward of post_attention_forward over R rows.  d_out [R, H] is dL/d
+// (layer output rows); writes d_ctx [R, H] and d_x [R, H], the residual
+// part of dL/d(layer input rows).  d_x may alias d_out.
+static void post_attention_backward(Bert *m, LayerActs *a, const LayerParams *p,
+                                    const LayerParams *dp, const real *ctx, int R,
+                                    const real *d_out, real *d_ctx, real *d_x) {
+    const int H = m->cfg.hidden_size, FF = m->cfg.intermediate_size;
+    const long RH = (long)R * H;
+    const size_t bytes = sizeof(real) * (size_t)RH;
+    // LayerNorm 2 -> dL/d(ffn_res) in d_tmp; the residual passes it to ln1_out.
+    memset(m->d_tmp, 0, bytes);
+    layernorm_backward(m->d_tmp, dp->ln2_w, dp->ln2_b, d_out, a->ffn_res, p->ln2_w, a->ln2_mean,
+                       a->ln2_rstd, R, H);
+    memcpy(d_x, m->d_tmp, bytes);  // dL/d(ln1_out), residual part
+    maybe_dropout_backward(m->d_tmp, a->keep_ffn, RH, m->dropout.hidden, m);
+    linear_backward(m->d_ffn, dp->ffn_w, dp->ffn_b, m->d_tmp, a->ffn_act, p->ffn_w, R, FF, H, 0);
+    gelu_backward(m->d_ffn, a->ffn_pre, m->d_ffn, (long)R * FF);
+    linear_backward(d_x, dp->in_w, dp->in_b, m->d_ffn, a->ln1_out, p->in_w, R, H, FF, 1);
+    // LayerNorm 1 -> dL/d(attn_res) in d_tmp; the residual passes it to x.
+    memset(m->d_tmp, 0, bytes);
+    layernorm_backward(m->d_tmp, dp->ln1_w, dp->ln1_b, d_x, a->attn_res, p->ln1_w, a->ln1_mean,
+                       a->ln1_rstd, R, H);
+    memcpy(d_x, m->d_tmp, bytes);  // dL/dx, residual part
+    maybe_dropout_backward(m->d_tmp, a->keep_attn, RH, m->dropout.hidden, m);
+    linear_backward(d_ctx, dp->out_w, dp->out_b, m->d_tmp, ctx, p->out_w, R, H, H, 0);
+}
+
 int bert_backward(Bert *m, Err *err) {
     if (!m->grads || m->num_layer_slots != m->cfg.num_layers)
         return err_set(err, "model: backward needs bert_enable_grads before the forward");
     const BertConfig *c = &m->cfg;
-    const int B = m->B, T = m->T, N = B * T, H = c->hidden_size, FF = c->intermediate_size,
+    const int B = m->B, T = m->T, N = B * T, H = c->hidden_size,
               L = c->num_layers, C = c->num_labels;
     real *g = m->grads;
 #define GRAD(id) (g + m->param_offset[id])
@@ -491,10 +557,6 @@ int bert_backward(Bert *m, Err *err) {
     for (long i = 0; i < (long)B * H; i++) m->d_pooled[i] *= 1.0f - m->pooled[i] * m->pooled[i];
     linear_backward(m->d_cls, GRAD(PT_POOL_W), GRAD(PT_POOL_B), m->d_pooled, m->cls_in,
                     bert_param(m, PT_POOL_W), B, H, H, 0);
-    memset(m->d_x, 0, sizeof(real) * N * H);
-    for (int b = 0; b < B; b++)
-        memcpy(m->d_x + (size_t)b * T * H, m->d_cls + (size_t)b * H, sizeof(real) * H);
-
     AttentionDims dims = {.B = B, .T = T, .H = H, .NH = c->num_heads, .lengths = m->lengths,
                           .map = c->attn, .dropout = m->training ? m->dropout.attention : 0.0f,
                           .seed = m->dropout.seed, .scratch = m->attn_scratch,
@@ -505,31 +567,27 @@ int bert_backward(Bert *m, Err *err) {
         LayerParams p = layer_params(m, m->params, l);
         LayerParams dp = layer_params(m, g, l);
         const real *x = l > 0 ? m->layers[l - 1].ln2_out : m->emb_out;
-
-        // LayerNorm 2 -> dL/d(ffn_res) in d_tmp; the residual passes it to ln1_out.
-        memset(m->d_tmp, 0, sizeof(real) * N * H);
-        layernorm_backward(m->d_tmp, dp.ln2_w, dp.ln2_b, m->d_x, a->ffn_res,
-                           p.ln2_w, a->ln2_mean, a->ln2_rstd, N, H);
-        memcpy(m->d_x, m->d_tmp, sizeof(real) * N * H);  // now dL/d(ln1_out), residual part
-        maybe_dropout_backward(m->d_tmp, a->keep_ffn, (long)N * H, m->dropout.hidden, m);
-        linear_backward(m->d_ffn, dp.ffn_w, dp.ffn_b, m->d_tmp, a->ffn_act,
-                        p.ffn_w, N, FF, H, 0);
-        gelu_backward(m->d_ffn, a->ffn_pre, m->d_ffn, (long)N * FF);
-        linear_backward(m->d_x, dp.in_w, dp.in_b, m->d_ffn, a->ln1_out, p.in_w, N,
-                        H, FF, 1);
-
-        // LayerNorm 1 -> dL/d(attn_res) in d_tmp; the residual passes it to x.
-        memset(m->d_tmp, 0, sizeof(real) * N * H);
-        layernorm_backward(m->d_tmp, dp.ln1_w, dp.ln1_b, m->d_x, a->attn_res,
-                           p.ln1_w, a->ln1_mean, a->ln1_rstd, N, H);
-        memcpy(m->d_x, m->d_tmp, sizeof(real) * N * H);  // dL/dx, residual part
-        maybe_dropout_backward(m->d_tmp, a->keep_attn, (long)N * H, m->dropout.hidden, m);
-        linear_backward(m->d_ctx, dp.out_w, dp.out_b, m->d_tmp, a->ctx, p.out_w,
-                        N, H, H, 0);
+        dims.cls_only = m->last_cls_only && l == L - 1;
+        if (dims.cls_only) {
+            // d_cls is dL/d(last layer output) on the [CLS] rows, the only rows.
+            post_attention_backward(m, a, &p, &dp, m->cls_ctx, B, m->d_cls, m->d_cls_ctx, m->d_cls_x);
+            memset(m->d_ctx, 0, sizeof(real) * N * H);
+            memset(m->d_x, 0, sizeof(real) * N * H);
+            for (int b = 0; b < B; b++) {
+                memcpy(m->d_ctx + (size_t)b * T * H, m->d_cls_ctx + (size_t)b * H, sizeof(real) * H);
+                memcpy(m->d_x + (size_t)b * T * H, m->d_cls_x + (size_t)b * H, sizeof(real) * H);
+            }
+        } else {
+            if (l == L - 1) {
+                memset(m->d_x, 0, sizeof(real) * N * H);
+                for (int b = 0; b < B; b++)
+                    memcpy(m->d_x + (size_t)b * T * H, m->d_cls + (size_t)b * H, sizeof(real) * H);
+            }
+            post_attention_backward(m, a, &p, &dp, a->ctx, N, m->d_x, m->d_ctx, m->d_x);
+        }
         attention_backward(m->d_qkv, m->d_ctx, a->qkv, a->scores, a->probs, a->probs_drop,
                            a->keep_probs, a->aux, &dims);
-        linear_backward(m->d_x, dp.qkv_w, dp.qkv_b, m->d_qkv, x, p.qkv_w, N, H,
-                        3 * H, 1);
+        linear_backward(m->d_x, dp.qkv_w, dp.qkv_b, m->d_qkv, x, p.qkv_w, N, H, 3 * H, 1);
     }
 
     // embeddings

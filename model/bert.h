@@ -108,7 +108,11 @@ typedef struct {
 
 // Forward to logits.  dropout == NULL means inference (no dropout).
 int bert_forward(Bert *model, const BertInput *in, const Dropout *dropout, Err *err);
-const real *bert_hidden(const Bert *model);  // [B, T, H] last hidden states
+// [B, T, H] last hidden states; NULL unless bert_output_all_tokens was on
+// for the last forward (by default the last layer computes only the [CLS]
+// rows, all the classification head reads).
+const real *bert_hidden(const Bert *model);
+void bert_output_all_tokens(Bert *model, int on);
 const real *bert_pooled(const Bert *model);  // [B, H]
 const real *bert_logits(const Bert *model);  // [B, C]
 
@@ -120,8 +124,9 @@ real bert_loss(Bert *model, const int *labels, const real *targets);
 // Backward of the last forward + loss; accumulates into the gradients.
 int bert_backward(Bert *model, Err *err);
 
-// Attention sparsity counters: probabilities exactly 0 among real keys.
-// Counting is off by default (it costs a pass over the probabilities).
+// Attention sparsity counters: probabilities exactly 0 among real keys, for
+// every (query, key) pair of real tokens.  Off by default (it costs a pass
+// over the probabilities and makes the last layer compute every token).
 void bert_count_zeros(Bert *model, int on);
 void bert_zero_counts(const Bert *model, const uint64_t **zeros, const uint64_t **total);  // [L] each
 void bert_reset_zero_counts(Bert *model);

@@ -218,14 +218,14 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
     uint64_t zero_count = 0, pair_count = 0;
 #pragma omp parallel for schedule(dynamic) reduction(+ : zero_count, pair_count)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH, len = d->lengths[b];
+        int b = bh / NH, h = bh % NH, len = d->lengths[b], q = d->cls_only ? 1 : len;
         real *row_scratch = d->scratch + (size_t)omp_get_thread_num() * d->scratch_stride;
         const real *Q = qkv + (size_t)b * T * ld + h * D, *K = Q + H, *V = Q + 2 * H;
         real *S = scores + (size_t)bh * T * T, *P = probs + (size_t)bh * T * T;
         real *Pd = d->dropout > 0 ? probs_drop + (size_t)bh * T * T : P;
         real *A = aux + (size_t)bh * T;
-        gemm(CblasNoTrans, CblasTrans, len, len, D, scale, Q, ld, K, ld, 0.0f, S, T);
-        for (int i = 0; i < len; i++) {
+        gemm(CblasNoTrans, CblasTrans, q, len, D, scale, Q, ld, K, ld, 0.0f, S, T);
+        for (int i = 0; i < q; i++) {
             real *p = P + (size_t)i * T;
             A[i] = attn_row_forward(d->map, S + (size_t)i * T, p, len, row_scratch);
             for (int j = len; j < T; j++) p[j] = 0.0f;
@@ -234,7 +234,7 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
                 pair_count += (uint64_t)len;
             }
         }
-        memset(P + (size_t)len * T, 0, sizeof(real) * (size_t)(T - len) * T);
+        memset(P + (size_t)q * T, 0, sizeof(real) * (size_t)(T - q) * T);
         if (d->dropout > 0) {
             uint8_t *kp = keep + (size_t)bh * T * T;
             for (long i = 0; i < (long)T * T; i++) {
@@ -244,8 +244,8 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
             }
         }
         real *C = ctx + (size_t)b * T * H + h * D;
-        gemm(CblasNoTrans, CblasNoTrans, len, D, len, 1.0f, Pd, T, V, ld, 0.0f, C, H);
-        for (int i = len; i < T; i++) memset(C + (size_t)i * H, 0, sizeof(real) * D);
+        gemm(CblasNoTrans, CblasNoTrans, q, D, len, 1.0f, Pd, T, V, ld, 0.0f, C, H);
+        for (int i = q; i < T; i++) memset(C + (size_t)i * H, 0, sizeof(real) * D);
     }
     if (zeros) {
         *zeros += zero_count;
@@ -261,7 +261,7 @@ void attention_backward(real *dqkv, const real *dctx, const real *qkv, const rea
     const real keep_scale = (real)(1.0 / (1.0 - d->dropout));
 #pragma omp parallel for schedule(dynamic)
     for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH, len = d->lengths[b];
+        int b = bh / NH, h = bh % NH, len = d->lengths[b], q = d->cls_only ? 1 : len;
         real *dP = d->scratch + (size_t)omp_get_thread_num() * d->scratch_stride;
         real *dS = dP + (size_t)T * T, *row_scratch = dS + (size_t)T * T;
         const real *Q = qkv + (size_t)b * T * ld + h * D, *K = Q + H, *V = Q + 2 * H;
@@ -270,9 +270,9 @@ void attention_backward(real *dqkv, const real *dctx, const real *qkv, const rea
         const real *A = aux + (size_t)bh * T;
         const real *dC = dctx + (size_t)b * T * H + h * D;
         real *dQ = dqkv + (size_t)b * T * ld + h * D, *dK = dQ + H, *dV = dQ + 2 * H;
-        gemm(CblasNoTrans, CblasTrans, len, len, D, 1.0f, dC, H, V, ld, 0.0f, dP, T);
-        gemm(CblasTrans, CblasNoTrans, len, D, len, 1.0f, Pd, T, dC, H, 0.0f, dV, ld);
-        for (int i = 0; i < len; i++) {
+        gemm(CblasNoTrans, CblasTrans, q, len, D, 1.0f, dC, H, V, ld, 0.0f, dP, T);
+        gemm(CblasTrans, CblasNoTrans, len, D, q, 1.0f, Pd, T, dC, H, 0.0f, dV, ld);
+        for (int i = 0; i < q; i++) {
             real *dp = dP + (size_t)i * T;
             if (d->dropout > 0) {
                 const uint8_t *kp = keep + ((size_t)bh * T + i) * T;
@@ -281,13 +281,12 @@ void attention_backward(real *dqkv, const real *dctx, const real *qkv, const rea
             attn_row_backward(d->map, S + (size_t)i * T, P + (size_t)i * T, A[i], dp,
                               dS + (size_t)i * T, len, row_scratch);
         }
-        gemm(CblasNoTrans, CblasNoTrans, len, D, len, scale, dS, T, K, ld, 0.0f, dQ, ld);
-        gemm(CblasTrans, CblasNoTrans, len, D, len, scale, dS, T, Q, ld, 0.0f, dK, ld);
+        gemm(CblasNoTrans, CblasNoTrans, q, D, len, scale, dS, T, K, ld, 0.0f, dQ, ld);
+        gemm(CblasTrans, CblasNoTrans, len, D, q, scale, dS, T, Q, ld, 0.0f, dK, ld);
+        for (int i = q; i < T; i++) memset(dQ + (size_t)i * ld, 0, sizeof(real) * D);
         for (int i = len; i < T; i++) {
-            real *row = dQ + (size_t)i * ld;
-            memset(row, 0, sizeof(real) * D);
-            memset(row + H, 0, sizeof(real) * D);
-            memset(row + 2 * H, 0, sizeof(real) * D);
+            memset(dK + (size_t)i * ld, 0, sizeof(real) * D);
+            memset(dV + (size_t)i * ld, 0, sizeof(real) * D);
         }
     }
 }

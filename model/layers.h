@@ -57,7 +57,7 @@ void residual_forward(real *out, const real *in, long n);
 // qkv [N, 3H] (query | key | value), ctx [N, H] out; scores, probs,
 // probs_drop [B, NH, T, T]; aux [B, NH, T]; keep [B, NH, T, T] or NULL.
 // Rows and columns beyond lengths[b] are padding: their probabilities are 0
-// and their ctx rows are 0.  zeros/total (may be NULL) receive the count of
+// and their ctx rows are 0 (with cls_only, every query row but the first).  zeros/total (may be NULL) receive the count of
 // exact-zero probabilities among real (query, key) pairs.
 typedef struct {
     int B, T, H, NH;
@@ -67,6 +67,7 @@ typedef struct {
     uint64_t seed, site;
     real *scratch;       // per thread: attention_scratch_floats(T)
     int scratch_stride;
+    int cls_only;        // queries: only position 0 ([CLS]) of each row; keys: all
 } AttentionDims;
 
 int attention_scratch_floats(int T);

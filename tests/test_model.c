@@ -85,6 +85,7 @@ START_TEST(forward_matches_transformers) {
     ck_assert_int_eq(c->num_labels, 2);  // the fixture's head has 2 outputs
     set_param(m, f, "classifier.weight");
     set_param(m, f, "classifier.bias");
+    bert_output_all_tokens(m, 1);
     Err err;
     BertInput in = {g.B, g.T, g.ids, g.types, g.lengths};
     if (bert_forward(m, &in, NULL, &err) != 0) ck_abort_msg("%s", err.msg);
@@ -110,6 +111,8 @@ static void check_alone_equals_batched(AttnMap map) {
     Bert *alone = load_model(TEST_MODEL_DIR, 1, g.T);
     bert_set_attn(batch, map);
     bert_set_attn(alone, map);
+    bert_output_all_tokens(batch, 1);
+    bert_output_all_tokens(alone, 1);
     const int H = bert_config(batch)->hidden_size;
     // The GEMMs of a lone row and of a batch round differently in the last
     // bit (OpenBLAS picks kernels by size).  Softmax passes that on as is;
@@ -267,8 +270,10 @@ static const GradCase grad_cases[] = {
 };
 enum { GRAD_CASES = sizeof grad_cases / sizeof grad_cases[0] };
 
+// Even loop indices: the default last layer ([CLS] rows only); odd: every
+// token through the last layer.  Both must give autograd's gradients.
 START_TEST(gradients_match_autograd) {
-    const GradCase *gc = &grad_cases[_i];
+    const GradCase *gc = &grad_cases[_i / 2];
     char path[512], dir[512];
     snprintf(path, sizeof path, TEST_GOLDEN_DIR "/%s.safetensors", gc->file);
     snprintf(dir, sizeof dir, TEST_GOLDEN_DIR "/%s", gc->model);
@@ -276,6 +281,7 @@ START_TEST(gradients_match_autograd) {
     GoldenBatch g = golden_batch(f);
     Bert *m = load_model(dir, g.B, g.T);
     bert_set_attn(m, gc->map);
+    bert_output_all_tokens(m, _i % 2);
     Err err;
     ck_assert_int_eq(bert_enable_grads(m, &err), 0);
     BertInput in = {g.B, g.T, g.ids, g.types, g.lengths};
@@ -299,7 +305,7 @@ START_TEST(gradients_match_autograd) {
         float *want = golden_f32(f, name, &numel);
         ck_assert_uint_eq(numel, (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1));
         char what[256];
-        snprintf(what, sizeof what, "%s %s", gc->file, name);
+        snprintf(what, sizeof what, "%s%s %s", gc->file, _i % 2 ? " (all tokens)" : "", name);
         assert_allclose(what, bert_grads(m, NULL) + refs[i].offset, want, numel, 1e-6, 1e-4);
         free(want);
     }
@@ -342,7 +348,7 @@ Suite *model_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("gradients");
     tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, gradients_match_autograd, 0, GRAD_CASES);
+    tcase_add_loop_test(tc, gradients_match_autograd, 0, 2 * GRAD_CASES);
     suite_add_tcase(s, tc);
     return s;
 }
