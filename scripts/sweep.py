@@ -80,6 +80,10 @@ def run_one(args, task, attn, r, seed, epochs, root=None):
         result = json.load(f)
     result["train_seconds"] = train_seconds
     result["command"] = " ".join(cmd)
+    version = os.path.join(args.bin_dir, "VERSION")  # the commit the binaries were built from
+    if os.path.exists(version):
+        with open(version) as f:
+            result["engine_version"] = f.read().strip()
     with open(done + ".tmp", "w") as f:
         json.dump(result, f, indent=1)
     os.replace(done + ".tmp", done)
