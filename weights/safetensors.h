@@ -57,8 +57,9 @@ const StTensor *st_model_find(const StModel *model, const char *name, const StFi
 int st_model_shards(const StModel *model);
 const StFile *st_model_shard(const StModel *model, int index);
 
-// Writer.  Tensors are written sorted by dtype width (widest first) then
-// name, the header padded with spaces to a multiple of 8, __metadata__
+// Writer.  Tensors are written in the Python library's order (its dtype
+// order, descending: U64, I64, F64, F32, U32, I32, BF16, F16, ..., then
+// name), the header padded with spaces to a multiple of 8, __metadata__
 // {"format":"pt"} plus any extra (key, value) string pairs; written to
 // PATH.tmp and renamed into place.
 typedef struct {
