@@ -1,0 +1,206 @@
+// Loading Hugging Face checkpoints in the layouts people ship: legacy
+// LayerNorm gamma/beta names, no `bert.` prefix, sharded files, F16 weights,
+// a missing pooler or head.  The reference is the tiny checkpoint's own
+// tensors (tests/golden/tiny_bert, written by transformers), rewritten here
+// under the other layout and loaded back.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/bert.h"
+#include "tests/testutil.h"
+#include "util/fileio.h"
+#include "weights/hf_model.h"
+#include "weights/safetensors.h"
+
+#define TINY TEST_GOLDEN_DIR "/tiny_bert"
+
+static Bert *load(const char *dir, int num_labels, HfLoadReport *report) {
+    Err err;
+    HfConfig cfg;
+    if (hf_config_load(dir, &cfg, &err) != 0) ck_abort_msg("%s", err.msg);
+    Bert *m = hf_load_model(dir, &cfg, num_labels, 1, 8, 7, report, &err);
+    if (!m) ck_abort_msg("%s", err.msg);
+    return m;
+}
+
+// Copies tiny_bert's config and tokenizer into a fresh dir.
+static char *tiny_copy(void) {
+    char *dir = test_tmpdir();
+    static const char *const files[] = {"config.json", "vocab.txt", "tokenizer_config.json"};
+    for (int i = 0; i < 3; i++) {
+        char src[512], dst[512];
+        Err err;
+        snprintf(src, sizeof src, TINY "/%s", files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", dir, files[i]);
+        if (file_copy(src, dst, &err) != 0) ck_abort_msg("%s", err.msg);
+    }
+    return dir;
+}
+
+typedef enum { KEEP, DROP, RENAME } Edit;
+typedef Edit (*EditFn)(const char *name, char *renamed, size_t cap);
+
+// Rewrites tiny_bert's tensors into dir/file through `edit`, in `dtype`
+// (F32 or F16: values converted with round-to-nearest-even via _Float16).
+static void rewrite(const char *dir, const char *file, EditFn edit, StDtype dtype, int first,
+                    int count) {
+    StFile *src = golden_open(TINY "/model.safetensors");
+    int n = st_count(src);
+    if (count < 0) count = n - first;
+    StWriteTensor *out = calloc((size_t)n, sizeof *out);
+    char (*names)[160] = calloc((size_t)n, sizeof *names);
+    void **data = calloc((size_t)n, sizeof *data);
+    ck_assert(out && names && data);
+    int k = 0;
+    for (int i = first; i < first + count; i++) {
+        const StTensor *t = st_tensor_at(src, i);
+        Edit e = edit ? edit(t->name, names[k], sizeof names[k]) : KEEP;
+        if (e == DROP) continue;
+        if (e == KEEP) snprintf(names[k], sizeof names[k], "%s", t->name);
+        out[k] = (StWriteTensor){.name = names[k], .dtype = t->dtype, .ndim = t->ndim, .data = t->data};
+        memcpy(out[k].shape, t->shape, sizeof t->shape);
+        if (dtype == ST_F16 && t->dtype == ST_F32) {
+            _Float16 *h = malloc(sizeof(_Float16) * (t->numel ? t->numel : 1));
+            ck_assert_ptr_nonnull(h);
+            for (size_t j = 0; j < t->numel; j++) {
+                float v;
+                memcpy(&v, (const char *)t->data + 4 * j, 4);
+                h[j] = (_Float16)v;
+            }
+            out[k].dtype = ST_F16;
+            out[k].data = data[k] = h;
+        }
+        k++;
+    }
+    char path[512];
+    Err err;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (st_write(path, out, k, NULL, 0, &err) != 0) ck_abort_msg("%s", err.msg);
+    for (int i = 0; i < n; i++) free(data[i]);
+    free(data);
+    free(names);
+    free(out);
+    st_close(src);
+}
+
+static void assert_same_params(Bert *a, Bert *b, double atol) {
+    size_t na, nb;
+    const float *pa = bert_params(a, &na), *pb = bert_params(b, &nb);
+    ck_assert_uint_eq(na, nb);
+    assert_allclose("parameters", pa, pb, na, atol, 0);
+}
+
+static Edit legacy_names(const char *name, char *out, size_t cap) {
+    // TF-converted checkpoints: LayerNorm.gamma / .beta, no prefix.
+    const char *base = strncmp(name, "bert.", 5) == 0 ? name + 5 : name;
+    size_t n = strlen(base);
+    if (n > 17 && strcmp(base + n - 17, ".LayerNorm.weight") == 0)
+        snprintf(out, cap, "%.*s.LayerNorm.gamma", (int)(n - 17), base);
+    else if (n > 15 && strcmp(base + n - 15, ".LayerNorm.bias") == 0)
+        snprintf(out, cap, "%.*s.LayerNorm.beta", (int)(n - 15), base);
+    else
+        snprintf(out, cap, "%s", base);
+    return RENAME;
+}
+
+START_TEST(legacy_names_without_prefix) {
+    char *dir = tiny_copy();
+    rewrite(dir, "model.safetensors", legacy_names, ST_F32, 0, -1);
+    Bert *ref = load(TINY, 0, NULL), *got = load(dir, 0, NULL);
+    assert_same_params(got, ref, 0);
+    bert_free(ref);
+    bert_free(got);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(sharded_checkpoint) {
+    char *dir = tiny_copy();
+    StFile *src = golden_open(TINY "/model.safetensors");
+    int n = st_count(src);
+    rewrite(dir, "model-00001-of-00002.safetensors", NULL, ST_F32, 0, n / 2);
+    rewrite(dir, "model-00002-of-00002.safetensors", NULL, ST_F32, n / 2, -1);
+    // model.safetensors.index.json: weight_map name -> shard
+    size_t cap = 64 * 1024, used = 0;
+    char *index = malloc(cap);
+    ck_assert_ptr_nonnull(index);
+    used += (size_t)snprintf(index + used, cap - used, "{\"metadata\": {}, \"weight_map\": {");
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(index + used, cap - used, "%s\"%s\": \"model-0000%d-of-00002.safetensors\"",
+                                 i ? ", " : "", st_tensor_at(src, i)->name, i < n / 2 ? 1 : 2);
+    used += (size_t)snprintf(index + used, cap - used, "}}");
+    test_write_file(dir, "model.safetensors.index.json", index, used);
+    Bert *ref = load(TINY, 0, NULL), *got = load(dir, 0, NULL);
+    assert_same_params(got, ref, 0);
+    free(index);
+    bert_free(ref);
+    bert_free(got);
+    st_close(src);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(f16_checkpoint) {
+    char *dir = tiny_copy();
+    rewrite(dir, "model.safetensors", NULL, ST_F16, 0, -1);
+    Bert *ref = load(TINY, 0, NULL), *got = load(dir, 0, NULL);
+    size_t n;
+    const float *pr = bert_params(ref, &n), *pg = bert_params(got, NULL);
+    for (size_t i = 0; i < n; i++)  // exactly the F32 value rounded to half precision
+        ck_assert_msg(pg[i] == (float)(_Float16)pr[i], "parameter %zu: %g, want %g", i, pg[i],
+                      (float)(_Float16)pr[i]);
+    bert_free(ref);
+    bert_free(got);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
+static Edit drop_pooler_and_head(const char *name, char *out, size_t cap) {
+    return strstr(name, "pooler.") || strncmp(name, "classifier.", 11) == 0 ? DROP : KEEP;
+}
+
+// A bare encoder: the pooler and a head are initialised as transformers
+// does, normal(0, initializer_range) weights and zero biases, and the
+// report says so; a head of another size is replaced likewise.
+START_TEST(missing_pooler_and_head) {
+    char *dir = tiny_copy();
+    rewrite(dir, "model.safetensors", drop_pooler_and_head, ST_F32, 0, -1);
+    HfLoadReport report;
+    Bert *m = load(dir, 3, &report);
+    ck_assert(report.pooler_initialised && report.classifier_initialised);
+    ck_assert_int_eq(report.checkpoint_labels, 0);
+    const BertConfig *c = bert_config(m);
+    const int H = c->hidden_size;
+    const float *w = bert_param(m, PT_POOL_W);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < H * H; i++) sum += w[i], sq += (double)w[i] * w[i];
+    double mean = sum / (H * H), std = sqrt(sq / (H * H) - mean * mean);
+    // 1024 draws: the sample std of normal(0, 0.02) is within 10% with
+    // overwhelming probability; the mean within 4 standard errors.
+    ck_assert_msg(fabs(std - 0.02) < 0.002 && fabs(mean) < 4 * 0.02 / 32, "pooler std %g mean %g", std, mean);
+    for (int i = 0; i < H; i++) ck_assert(bert_param(m, PT_POOL_B)[i] == 0);
+    for (int i = 0; i < 3; i++) ck_assert(bert_param(m, PT_CLS_B)[i] == 0);
+    bert_free(m);
+    HfLoadReport other;
+    m = load(TINY, 3, &other);  // tiny_bert's head has 2 labels
+    ck_assert(!other.pooler_initialised && other.classifier_initialised);
+    ck_assert_int_eq(other.checkpoint_labels, 2);
+    bert_free(m);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
+Suite *weights_suite(void) {
+    Suite *s = suite_create("weights");
+    TCase *tc = tcase_create("layouts");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, legacy_names_without_prefix);
+    tcase_add_test(tc, sharded_checkpoint);
+    tcase_add_test(tc, f16_checkpoint);
+    tcase_add_test(tc, missing_pooler_and_head);
+    suite_add_tcase(s, tc);
+    return s;
+}
