@@ -275,6 +275,12 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
             if (session_load_split(&t->s, &o->data, sp, &t->train_ds, &t->train_ts, err) != 0)
                 return -1;
         } else if (kind == SPLIT_DEV && t->num_dev < MAX_DEV_SPLITS) {
+            const char *path = task_split_path(t->s.task, sp);
+            if (path && !file_exists(path)) {
+                fprintf(stderr, "%s: no such dev file: training without evaluation (no OUT/best)\n",
+                        path);
+                continue;
+            }
             int d = t->num_dev;
             if (session_load_split(&t->s, &o->data, sp, &t->dev_ds[d], &t->dev_ts[d], err) != 0)
                 return -1;
@@ -368,8 +374,10 @@ static int write_results(Trainer *t, double wall, Err *err) {
     cJSON_AddNumberToObject(j, "r", bert_config(t->s.model)->attn.r);
     cJSON_AddNumberToObject(j, "seed", (double)t->opt->seed);
     cJSON_AddNumberToObject(j, "steps", (double)t->step);
-    cJSON_AddNumberToObject(j, "best_score", t->best_score);
-    cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
+    if (t->best_step >= 0) {
+        cJSON_AddNumberToObject(j, "best_score", t->best_score);
+        cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
+    }
     cJSON_AddNumberToObject(j, "wall_seconds_this_process", wall);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
@@ -443,9 +451,13 @@ int finetune_run(const TrainOptions *o, Err *err) {
     double wall = now_seconds() - t_start;
     char took[32];
     format_duration(took, sizeof took, wall);
-    fprintf(stderr, "done: %ld steps in %s (%.0f tok/s); best dev %.4f at step %ld; %s, %s\n",
-            t.step - start_step, took, tokens_total / (wall > 0 ? wall : 1), t.best_score,
-            t.best_step, t.path_last, t.path_best);
+    fprintf(stderr, "done: %ld steps in %s (%.0f tok/s); ", t.step - start_step, took,
+            tokens_total / (wall > 0 ? wall : 1));
+    if (t.best_step >= 0)
+        fprintf(stderr, "best dev %.4f at step %ld; %s, %s\n", t.best_score, t.best_step,
+                t.path_last, t.path_best);
+    else
+        fprintf(stderr, "no dev score; %s\n", t.path_last);
     rc = write_results(&t, wall, err);
 done:
     teardown(&t);
