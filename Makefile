@@ -91,7 +91,7 @@ data:
 	scripts/fetch_glue.sh data/glue
 
 bench: $(BUILD)/bench model
-	$(BUILD)/bench --model $(MODEL_DIR)
+	MODEL_DIR=$(MODEL_DIR) scripts/bench.sh
 
 clean:
 	rm -rf build build-asan $(CMDS)

@@ -7,8 +7,12 @@ softmax attention, float32.  Medians over repeated runs.
     python3 scripts/bench_torch.py --model models/all-MiniLM-L6-v2 [--batch 32] [--seq 128] [--threads 2]
 """
 import argparse
+import os
 import statistics
 import time
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch
 from transformers import BertForSequenceClassification

@@ -18,6 +18,9 @@ import sys
 import time
 
 import numpy as np
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 import torch
 from transformers import BertForSequenceClassification, BertTokenizer, get_linear_schedule_with_warmup
 
