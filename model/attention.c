@@ -1,15 +1,14 @@
 // Attention probability maps over one row of n real keys; the math is in
 // docs/attention-math.md.  Costs per row of n keys, forward / backward:
-//   softmax    O(n): n exp / two vectorized passes.
+//   softmax    O(n): n vectorized exp / two vectorized passes.
 //   r-softmax  O(n) expected: the max, a quickselect on a scratch copy
-//              (about 3 ns per key), then exp only for the keys with w > 0 /
-//              four vectorized passes, no exp.  Forward + backward come to
-//              1.4-2.1x softmax at n = 128 and 1.4x at n = 512; the
-//              quickselect is most of the difference.
-//   sparsemax, entmax-1.5  O(n log n): a merge sort of a scratch copy (p is
-//              its second buffer) then O(n), entmax with n sqrt / O(n).
-//              About 10x softmax at n = 128: the branch-free merges are
-//              latency-bound.
+//              (about 3 ns per key), then one vectorized exp pass / four
+//              vectorized passes, no exp.  The quickselect is most of its
+//              extra cost over softmax.
+//   sparsemax, entmax-1.5  O(n + c log c): the c keys within 1 of the max
+//              (the only ones that can be in the support) are merge-sorted
+//              on a scratch copy, then O(c) for the threshold and O(n) for
+//              p; entmax adds n sqrt / O(n).
 // No fused multiply-adds unless written (fma below): see attention_tsoftmax.h.
 #pragma GCC optimize("fp-contract=off")
 
@@ -247,10 +246,27 @@ static real rsoftmax_forward(float r, const real *x, real *p, int n, real *scrat
 // The cumulative sums are accumulated in double and rounded to real at each
 // step, as torch's CPU cumsum does, so the support test below sees the same
 // numbers as the reference.
-static real sparsemax_forward(const real *x, real *p, int n, real *scratch) {
-    // x[n], p[n], scratch[n]
-    real m = attn_max(x, n);
-    for (int i = 0; i < n; i++) scratch[i] = x[i] - m;
+// Only keys within 1 of the max can be in the support (tau >= z_max - 1, as
+// k = 1 always qualifies): the others are left out of the sort.  They would
+// sort after every candidate and fail the support test, so the prefix sums
+// and the support are the same as with all keys; the margin keeps rounding
+// from mattering at the edge.
+static int support_candidates(const real *v, int n, real floor_value, real *out) {
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        out[count] = v[i];
+        count += v[i] >= floor_value;
+    }
+    return count;
+}
+
+static const real SUPPORT_MARGIN = 1e-3f;
+
+static real sparsemax_forward(const real *x, real *p, int n_all, real *scratch) {
+    // x[n_all], p[n_all], scratch[n_all]
+    real m = attn_max(x, n_all);
+    for (int i = 0; i < n_all; i++) p[i] = x[i] - m;
+    int n = support_candidates(p, n_all, -1.0f - SUPPORT_MARGIN, scratch);
     const real *z = merge_sort(scratch, p, n);  // ascending: z_(k) is z[n - k]
     real *cs = z == p ? scratch : p;            // the other buffer: cumsum - 1
     double cum = 0;
@@ -262,7 +278,7 @@ static real sparsemax_forward(const real *x, real *p, int n, real *scratch) {
     }
     if (support < 1) support = 1;  // only on a NaN row
     real tau = cs[support - 1] / (real)support;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n_all; i++) {
         real d = (x[i] - m) - tau;
         p[i] = d > 0 ? d : 0;
     }
@@ -283,10 +299,12 @@ static void sparsemax_backward(const real *p, const real *dp, real *dx, int n) {
 
 // ---- entmax-1.5 ---------------------------------------------------------
 
-static real entmax15_forward(const real *x, real *p, int n, real *scratch) {
-    // x[n], p[n], scratch[n]
-    real m = attn_max(x, n);
-    for (int i = 0; i < n; i++) scratch[i] = (x[i] - m) * 0.5f;
+// As for sparsemax: p_max = (X_max - tau)^2 <= 1 gives tau >= X_max - 1.
+static real entmax15_forward(const real *x, real *p, int n_all, real *scratch) {
+    // x[n_all], p[n_all], scratch[n_all]
+    real m = attn_max(x, n_all);
+    for (int i = 0; i < n_all; i++) p[i] = (x[i] - m) * 0.5f;
+    int n = support_candidates(p, n_all, -1.0f - SUPPORT_MARGIN, scratch);
     const real *sorted = merge_sort(scratch, p, n);  // ascending: X_(k) is sorted[n - k]
     real *taus = sorted == p ? scratch : p;          // the other buffer: tau_k
     double cum = 0, cum_sq = 0;                      // torch's CPU cumsum accumulates in double
@@ -308,7 +326,7 @@ static real entmax15_forward(const real *x, real *p, int n, real *scratch) {
     }
     if (support < 1) support = 1;  // only on a NaN row
     real tau = taus[support - 1];
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n_all; i++) {
         real d = (x[i] - m) * 0.5f - tau;
         p[i] = d > 0 ? d * d : 0;
     }
