@@ -234,7 +234,7 @@ static int evaluate_dev(Trainer *t, const char *why, Err *err) {
         cJSON_Delete(j);
         if (text) fprintf(t->log, "%s\n", text);
         free(text);
-        fflush(t->log);
+        if (fflush(t->log) != 0 || ferror(t->log)) return err_set(err, "%s: write failed", t->path_log);
     }
     if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
         t->best_score = primary;
@@ -316,7 +316,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
 }
 
 static void teardown(Trainer *t) {
-    if (t->log) fclose(t->log);
+    if (t->log && fclose(t->log) != 0) fprintf(stderr, "warning: %s: close failed\n", t->path_log);
     plan_free(t->plan);
     batch_free(t->batch);
     optim_free(t->optim);
@@ -428,7 +428,10 @@ int finetune_run(const TrainOptions *o, Err *err) {
                     "step %ld/%ld | epoch %ld | loss %.4f | lr %.3g | %.0f tok/s | ETA %s\n",
                     t.step, t.total_steps, (t.step - 1) / t.batches_per_epoch + 1,
                     loss_sum / (double)window, lr, tokens_window / (now - t_last), eta);
-            fflush(t.log);
+            if (fflush(t.log) != 0 || ferror(t.log)) {
+                err_set(err, "%s: write failed", t.path_log);
+                goto done;
+            }
             loss_sum = 0.0;
             window = 0;
             tokens_window = 0;
