@@ -46,9 +46,11 @@ struct Bert {
     LayerActs *layers;             // [num_layer_slots]
     real *cls_ctx, *cls_x;         // [B, H] [CLS] rows of the last layer's ctx and input
     real *cls_in;                  // [B, H] the [CLS] rows of the last layer
+    real *head_in;                 // [B, H] pooler input: cls_in, after dropout if the config says
     real *pooled;                  // [B, H] tanh(cls_in W_p + b)
     real *pooled_drop;             // [B, H] classifier input
     uint8_t *keep_pooled;          // [B, H]
+    uint8_t *keep_head_in;         // [B, H]
     real *logits;                  // [B, C]
     real *dlogits;                 // [B, C]
     real *attn_scratch;            // [nthreads, attention_scratch_floats(T)]
@@ -176,7 +178,7 @@ static int alloc_activations(Bert *m, int slots, int training, Err *err) {
     m->layers = err_calloc(err, (size_t)slots, sizeof(LayerActs), "layer activation table");
     if (!m->layers) return -1;
 
-    enum { FIXED = 12, PER_LAYER = 16 };
+    enum { FIXED = 13, PER_LAYER = 16 };
     size_t count = FIXED + (size_t)PER_LAYER * slots;
     real ***ptrs = err_calloc(err, count, sizeof(real **), "activation table");
     size_t *sizes = err_calloc(err, count, sizeof(size_t), "activation table");
@@ -194,6 +196,7 @@ static int alloc_activations(Bert *m, int slots, int training, Err *err) {
     ACT(m->cls_ctx, B * H);
     ACT(m->cls_x, B * H);
     ACT(m->cls_in, B * H);
+    ACT(m->head_in, B * H);
     ACT(m->pooled, B * H);
     ACT(m->pooled_drop, B * H);
     ACT(m->logits, B * C);
@@ -225,11 +228,12 @@ static int alloc_activations(Bert *m, int slots, int training, Err *err) {
     if (!m->act_memory) return -1;
     if (training) {
         size_t per_layer = probs + 2 * N * H;
-        m->mask_memory = err_calloc(err, N * H + B * H + per_layer * slots, 1, "dropout masks");
+        m->mask_memory = err_calloc(err, N * H + 2 * B * H + per_layer * slots, 1, "dropout masks");
         if (!m->mask_memory) return -1;
         uint8_t *p = m->mask_memory;
         m->keep_emb = p, p += N * H;
         m->keep_pooled = p, p += B * H;
+        m->keep_head_in = p, p += B * H;
         for (int l = 0; l < slots; l++) {
             m->layers[l].keep_probs = p, p += probs;
             m->layers[l].keep_attn = p, p += N * H;
@@ -349,7 +353,7 @@ static LayerParams layer_params(Bert *m, real *base, int l) {
 }
 
 // Dropout sites: distinct streams per place in the network.
-enum { SITE_EMB = 0, SITE_POOLED = 1, SITE_LAYER = 8 };
+enum { SITE_EMB = 0, SITE_POOLED = 1, SITE_HEAD_IN = 2, SITE_LAYER = 8 };
 enum { SITE_PROBS = 0, SITE_ATTN = 1, SITE_FFN = 2, SITES_PER_LAYER = 3 };
 static uint64_t layer_site(int l, int which) {
     return SITE_LAYER + (uint64_t)l * SITES_PER_LAYER + which;
@@ -464,7 +468,11 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
         x = a->ln2_out;
     }
 
-    linear_forward(m->pooled, m->cls_in, bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B), B, H, H);
+    memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
+    if (c->dropout_before_pooler)
+        maybe_dropout(m->head_in, m->keep_head_in, (long)B * H, m->dropout.classifier, m,
+                      SITE_HEAD_IN);
+    linear_forward(m->pooled, m->head_in, bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B), B, H, H);
     for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
     memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
     maybe_dropout(m->pooled_drop, m->keep_pooled, (long)B * H, m->dropout.classifier, m,
@@ -555,8 +563,10 @@ int bert_backward(Bert *m, Err *err) {
                     bert_param(m, PT_CLS_W), B, H, C, 0);
     maybe_dropout_backward(m->d_pooled, m->keep_pooled, (long)B * H, m->dropout.classifier, m);
     for (long i = 0; i < (long)B * H; i++) m->d_pooled[i] *= 1.0f - m->pooled[i] * m->pooled[i];
-    linear_backward(m->d_cls, GRAD(PT_POOL_W), GRAD(PT_POOL_B), m->d_pooled, m->cls_in,
+    linear_backward(m->d_cls, GRAD(PT_POOL_W), GRAD(PT_POOL_B), m->d_pooled, m->head_in,
                     bert_param(m, PT_POOL_W), B, H, H, 0);
+    if (c->dropout_before_pooler)
+        maybe_dropout_backward(m->d_cls, m->keep_head_in, (long)B * H, m->dropout.classifier, m);
     AttentionDims dims = {.B = B, .T = T, .H = H, .NH = c->num_heads, .lengths = m->lengths,
                           .map = c->attn, .dropout = m->training ? m->dropout.attention : 0.0f,
                           .seed = m->dropout.seed, .scratch = m->attn_scratch,

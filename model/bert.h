@@ -25,6 +25,9 @@ typedef struct {
     float hidden_dropout;     // from the checkpoint; train/ may override
     float attention_dropout;
     int num_labels;  // classifier outputs; 1 means regression (MSE)
+    // XLM-RoBERTa's classification head: dropout on the [CLS] features
+    // before the dense layer too (BERT's pooler has none there).
+    int dropout_before_pooler;
     AttnMap attn;
 } BertConfig;
 

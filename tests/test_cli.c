@@ -430,6 +430,37 @@ START_TEST(sgd_step_matches_pytorch) {
 }
 END_TEST
 
+// The XLM-R family end to end: SentencePiece tokenizer, positions from
+// padding_idx + 1, head classifier.dense / .out_proj, GLUE's RTE layout.
+START_TEST(sgd_step_xlmr_matches_pytorch) {
+    char *tmp = test_tmpdir();
+    Args a = {0};
+    args_add(&a, "./finetune", "--model", TEST_GOLDEN_DIR "/tiny_xlmr", "--task", "rte",
+             "--data-dir", TEST_GOLDEN_DIR "/xlmr_data", "--optim", "sgd", "--lr", "0.5",
+             "--max-steps", "1", "--dropout", "0", "--weight-decay", "0", "--warmup", "0", "--clip",
+             "0", "--batch-size", "6", "--max-len", "64", "--threads", "2", NULL);
+    args_addf(&a, "--out=%s/run", tmp);
+    run_ok(&a);
+    args_add(&a, "./export", NULL);
+    args_addf(&a, "--checkpoint=%s/run/last", tmp);
+    args_addf(&a, "--out=%s/export", tmp);
+    run_ok(&a);
+    char *model = path_in(tmp, "export/model.safetensors");
+    static const char *const inputs[] = {"loss"};
+    compare_tensor_files(model, TEST_GOLDEN_DIR "/xlmr_sgd_step.safetensors", inputs, 1, 1e-6, 1e-5,
+                         NULL, 0);
+    char *config_path = path_in(tmp, "export/config.json");
+    cJSON *config = read_json(config_path);
+    const cJSON *arch = json_at(config, config_path, "architectures");
+    ck_assert_str_eq(cJSON_GetArrayItem(arch, 0)->valuestring, "XLMRobertaForSequenceClassification");
+    ck_assert_str_eq(json_at(config, config_path, "model_type")->valuestring, "xlm-roberta");
+    cJSON_Delete(config);
+    free(config_path);
+    free(model);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
 // ------------------------------------------------------------ 2. evaluate vs transformers
 
 static void add_eval_args(Args *a, const char *model, const char *data_dir) {
@@ -984,6 +1015,7 @@ Suite *cli_suite(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, sgd_step_matches_pytorch, 0,
                         (int)(sizeof SGD_MAPS / sizeof SGD_MAPS[0]));
+    tcase_add_test(tc, sgd_step_xlmr_matches_pytorch);
     suite_add_tcase(s, tc);
     tc = tcase_create("evaluate");
     tcase_set_timeout(tc, 300);

@@ -10,6 +10,7 @@
 
 #include "model/bert.h"
 #include "tests/testutil.h"
+#include "tokenizer/tokenizer.h"
 #include "util/rng.h"
 #include "weights/hf_model.h"
 #include "weights/safetensors.h"
@@ -27,7 +28,7 @@ static Bert *load_model(const char *dir, int max_batch, int max_seq) {
 static void set_param(Bert *m, const StFile *golden, const char *name) {
     HfTensorRef *refs;
     Err err;
-    int n = hf_tensor_refs(m, "bert.", &refs, &err);
+    int n = hf_tensor_refs(m, 1, &refs, &err);
     ck_assert_int_gt(n, 0);
     size_t numel;
     float *values = golden_f32(golden, name, &numel);
@@ -297,7 +298,7 @@ START_TEST(gradients_match_autograd) {
     ck_assert_int_eq(bert_backward(m, &err), 0);
 
     HfTensorRef *refs;
-    int n = hf_tensor_refs(m, "bert.", &refs, &err);
+    int n = hf_tensor_refs(m, 1, &refs, &err);
     for (int i = 0; i < n; i++) {
         char name[200];
         snprintf(name, sizeof name, "grad.%s", refs[i].name);
@@ -320,6 +321,68 @@ START_TEST(gradients_match_autograd) {
 }
 END_TEST
 
+// XLM-R: our SentencePiece tokenizer gives transformers' ids for the pairs,
+// and loss, logits and every gradient match autograd (padded batch).
+START_TEST(xlmr_tokens_and_gradients) {
+    StFile *f = golden_open(TEST_GOLDEN_DIR "/xlmr_grads.safetensors");
+    size_t nb, nt;
+    int *lengths = golden_i32(f, "lengths", &nb), *ids = golden_i32(f, "input_ids", &nt);
+    int *labels = golden_i32(f, "labels", NULL);
+    const int B = (int)nb, T = (int)(nt / nb);
+    static const char *const pairs[][2] = {
+        {"The cat sat on the mat.", "A cat is sitting."},
+        {"Paris is the capital of France.", "Berlin is in France."},
+        {"Der Hund schläft im Garten.", "Ein Tier schläft."},
+        {"It rained all day in the city.", "The weather was dry."},
+        {"Le chat mange du poisson frais tous les jours.", "Le chat mange."},
+        {"Numbers like 3.14 and 2,718 appear here.", "No numbers appear."},
+    };
+    ck_assert_int_eq(B, 6);
+    Err err;
+    Tokenizer *tok = tok_load(TEST_GOLDEN_DIR "/tiny_xlmr", &err);
+    if (!tok) ck_abort_msg("%s", err.msg);
+    int got[64], types[64 * 6] = {0};
+    for (int b = 0; b < B; b++) {
+        int len = tok_encode(tok, pairs[b][0], pairs[b][1], 64, got, NULL, &err);
+        ck_assert_int_eq(len, lengths[b]);
+        for (int t = 0; t < len; t++)
+            ck_assert_msg(got[t] == ids[b * T + t], "pair %d token %d: id %d, transformers %d", b, t,
+                          got[t], ids[b * T + t]);
+    }
+    tok_free(tok);
+    Bert *m = load_model(TEST_GOLDEN_DIR "/tiny_xlmr", B, T);
+    ck_assert_int_eq(bert_enable_grads(m, &err), 0);
+    BertInput in = {B, T, ids, types, lengths};
+    ck_assert_int_eq(bert_forward(m, &in, NULL, &err), 0);
+    float loss = bert_loss(m, labels, NULL);
+    float *want_loss = golden_f32(f, "loss", NULL), *want_logits = golden_f32(f, "logits", NULL);
+    assert_allclose("xlmr logits", bert_logits(m), want_logits, (size_t)B * 2, 1e-6, 1e-4);
+    assert_allclose("xlmr loss", &loss, want_loss, 1, 1e-6, 1e-4);
+    bert_zero_grads(m);
+    ck_assert_int_eq(bert_backward(m, &err), 0);
+    HfTensorRef *refs;
+    int n = hf_tensor_refs(m, 1, &refs, &err);
+    ck_assert_int_eq(n, 41);
+    for (int i = 0; i < n; i++) {
+        char name[200];
+        snprintf(name, sizeof name, "grad.%s", refs[i].name);
+        size_t numel;
+        float *want = golden_f32(f, name, &numel);
+        ck_assert_uint_eq(numel, (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1));
+        assert_allclose(name, bert_grads(m, NULL) + refs[i].offset, want, numel, 1e-6, 1e-4);
+        free(want);
+    }
+    free(refs);
+    free(want_loss);
+    free(want_logits);
+    free(lengths);
+    free(ids);
+    free(labels);
+    bert_free(m);
+    st_close(f);
+}
+END_TEST
+
 // Bridge for the double-precision suite (tests/test_model_f64.c): the
 // tiny checkpoint's parameters, loaded by the float engine, as doubles in
 // the shared layout, plus the HF name table.
@@ -332,7 +395,7 @@ int test_tiny_params(const char *dir, double **params, size_t *count, HfTensorRe
     ck_assert_ptr_nonnull(*params);
     for (size_t i = 0; i < n; i++) (*params)[i] = p[i];
     *count = n;
-    int nrefs = hf_tensor_refs(m, "bert.", refs, &err);
+    int nrefs = hf_tensor_refs(m, 1, refs, &err);
     bert_free(m);
     return nrefs;
 }
@@ -349,6 +412,7 @@ Suite *model_suite(void) {
     tc = tcase_create("gradients");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, gradients_match_autograd, 0, 2 * GRAD_CASES);
+    tcase_add_test(tc, xlmr_tokens_and_gradients);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -119,9 +119,10 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     const char *problem = cfg_string(&r, "problem_type", "", &bad);
     const char *attn_fn = cfg_string(&r, "attention_probs_fn", NULL, &bad);
     if (bad) goto done;
-    if (strcmp(model_type, "bert") != 0) {
-        err_set(err, "%s: model_type \"%s\" is not supported (BERT encoders, model_type \"bert\")",
-                path, model_type);
+    int xlmr = strcmp(model_type, "xlm-roberta") == 0;
+    if (strcmp(model_type, "bert") != 0 && !xlmr) {
+        err_set(err, "%s: model_type \"%s\" is not supported (\"bert\" or \"xlm-roberta\")", path,
+                model_type);
         goto done;
     }
     if (strcmp(act, "gelu") != 0) {
@@ -158,7 +159,10 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
         err_set(err, "%s: dropout probabilities must be in [0, 1)", path);
         goto done;
     }
-    c->position_offset = 0;
+    // XLM-R numbers positions from padding_idx + 1 and puts dropout before
+    // its head's dense layer as well.
+    c->position_offset = xlmr ? c->pad_token_id + 1 : 0;
+    c->dropout_before_pooler = xlmr;
     c->attn = (AttnMap){ATTN_SOFTMAX, 0.0f};
     if (attn_fn) {
         const cJSON *r_item = cJSON_GetObjectItemCaseSensitive(root, "attention_r");
@@ -209,29 +213,37 @@ static const LayerName layer_names[] = {
 enum { LAYER_NAMES = sizeof layer_names / sizeof layer_names[0] };
 
 static const struct {
-    const char *name;
+    const char *name, *xlmr_name;  // XLM-R's head is classifier.dense / .out_proj
     ParamId id;
 } global_names[] = {
-    {"embeddings.word_embeddings.weight", PT_WORD_EMB},
-    {"embeddings.position_embeddings.weight", PT_POS_EMB},
-    {"embeddings.token_type_embeddings.weight", PT_TYPE_EMB},
-    {"embeddings.LayerNorm.weight", PT_EMB_LN_W},
-    {"embeddings.LayerNorm.bias", PT_EMB_LN_B},
-    {"pooler.dense.weight", PT_POOL_W},
-    {"pooler.dense.bias", PT_POOL_B},
-    {"classifier.weight", PT_CLS_W},
-    {"classifier.bias", PT_CLS_B},
+    {"embeddings.word_embeddings.weight", NULL, PT_WORD_EMB},
+    {"embeddings.position_embeddings.weight", NULL, PT_POS_EMB},
+    {"embeddings.token_type_embeddings.weight", NULL, PT_TYPE_EMB},
+    {"embeddings.LayerNorm.weight", NULL, PT_EMB_LN_W},
+    {"embeddings.LayerNorm.bias", NULL, PT_EMB_LN_B},
+    {"pooler.dense.weight", "classifier.dense.weight", PT_POOL_W},
+    {"pooler.dense.bias", "classifier.dense.bias", PT_POOL_B},
+    {"classifier.weight", "classifier.out_proj.weight", PT_CLS_W},
+    {"classifier.bias", "classifier.out_proj.bias", PT_CLS_B},
 };
 enum { GLOBAL_NAMES = sizeof global_names / sizeof global_names[0] };
 
-static void fill_ref(HfTensorRef *ref, Bert *m, const char *prefix, const char *name, ParamId id,
+static int is_head(ParamId id) {
+    return id == PT_CLS_W || id == PT_CLS_B || id == PT_POOL_W || id == PT_POOL_B;
+}
+
+static void fill_ref(HfTensorRef *ref, Bert *m, int with_prefix, const char *name, ParamId id,
                      int layer, int part) {
     const BertConfig *c = bert_config(m);
     ParamInfo info;
     bert_param_info(c, id, &info);
     int qkv = id == PT_QKV_W || id == PT_QKV_B;
-    snprintf(ref->name, sizeof ref->name, "%s%s", id == PT_CLS_W || id == PT_CLS_B ? "" : prefix,
-             name);
+    // XLM-R's head (classifier.dense, classifier.out_proj) sits outside the
+    // encoder; BERT's pooler is inside it.
+    int outside = id == PT_CLS_W || id == PT_CLS_B || (c->dropout_before_pooler && is_head(id));
+    const char *prefix = !with_prefix || outside ? "" : c->dropout_before_pooler ? "roberta." : "bert.";
+    snprintf(ref->name, sizeof ref->name, "%s%s", prefix, name);
+    ref->id = id;
     ref->rows = qkv ? info.rows / 3 : info.rows;
     ref->cols = info.cols;
     ref->offset = (size_t)(bert_param(m, id) - bert_params(m, NULL)) +
@@ -239,25 +251,29 @@ static void fill_ref(HfTensorRef *ref, Bert *m, const char *prefix, const char *
                   (size_t)part * ref->rows * (ref->cols ? ref->cols : 1);
 }
 
-int hf_tensor_refs(Bert *m, const char *prefix, HfTensorRef **refs, Err *err) {
+int hf_tensor_refs(Bert *m, int with_prefix, HfTensorRef **refs, Err *err) {
     const BertConfig *c = bert_config(m);
     int n = GLOBAL_NAMES + LAYER_NAMES * c->num_layers, k = 0;
     HfTensorRef *out = err_calloc(err, (size_t)n, sizeof(HfTensorRef), "tensor name table");
     if (!out) return -1;
-    for (int i = 0; i < GLOBAL_NAMES; i++)
-        fill_ref(&out[k++], m, prefix, global_names[i].name, global_names[i].id, -1, 0);
+    for (int i = 0; i < GLOBAL_NAMES; i++) {
+        const char *name = c->dropout_before_pooler && global_names[i].xlmr_name
+                               ? global_names[i].xlmr_name
+                               : global_names[i].name;
+        fill_ref(&out[k++], m, with_prefix, name, global_names[i].id, -1, 0);
+    }
     for (int l = 0; l < c->num_layers; l++)
         for (int i = 0; i < LAYER_NAMES; i++) {
             char name[128];
             snprintf(name, sizeof name, "encoder.layer.%d.%s", l, layer_names[i].suffix);
-            fill_ref(&out[k++], m, prefix, name, layer_names[i].id, l, layer_names[i].part);
+            fill_ref(&out[k++], m, with_prefix, name, layer_names[i].id, l, layer_names[i].part);
         }
     *refs = out;
     return n;
 }
 
-static int is_pooler(const HfTensorRef *r) { return strstr(r->name, "pooler.dense.") != NULL; }
-static int is_classifier(const HfTensorRef *r) { return strncmp(r->name, "classifier.", 11) == 0; }
+static int is_pooler(const HfTensorRef *r) { return r->id == PT_POOL_W || r->id == PT_POOL_B; }
+static int is_classifier(const HfTensorRef *r) { return r->id == PT_CLS_W || r->id == PT_CLS_B; }
 
 // TF-converted checkpoints name LayerNorm parameters gamma / beta.
 static const StTensor *find_with_legacy(const StModel *st, const char *name, const StFile **file) {
@@ -295,25 +311,26 @@ static int load_ref(Bert *m, const StModel *st, const HfTensorRef *ref, const ch
     return st_to_f32(file, t, bert_params(m, NULL) + ref->offset, t->numel, err);
 }
 
-// "bert." when the checkpoint stores the encoder under it (as
-// BertForSequenceClassification does), "" when it is a bare BertModel.
-static const char *detect_prefix(const StModel *st) {
+// Whether the checkpoint stores the encoder under "bert." / "roberta." (as
+// ...ForSequenceClassification does) or bare (a BertModel).
+static int has_prefix(const StModel *st) {
     const StFile *file;
-    if (st_model_find(st, "bert.embeddings.word_embeddings.weight", &file)) return "bert.";
-    return "";
+    return st_model_find(st, "bert.embeddings.word_embeddings.weight", &file) ||
+           st_model_find(st, "roberta.embeddings.word_embeddings.weight", &file);
 }
 
 static int load_all(Bert *m, const StModel *st, const char *dir, int allow_init, float init_std,
                     uint64_t init_seed, HfLoadReport *report, Err *err) {
     const BertConfig *c = bert_config(m);
     HfTensorRef *refs;
-    int n = hf_tensor_refs(m, detect_prefix(st), &refs, err);
+    int n = hf_tensor_refs(m, has_prefix(st), &refs, err);
     if (n < 0) return -1;
     const StFile *file;
-    const StTensor *pool = NULL;
-    for (int i = 0; i < n; i++)
-        if (is_pooler(&refs[i]) && refs[i].cols) pool = find_with_legacy(st, refs[i].name, &file);
-    const StTensor *head = st_model_find(st, "classifier.weight", &file);
+    const StTensor *pool = NULL, *head = NULL;
+    for (int i = 0; i < n; i++) {
+        if (refs[i].id == PT_POOL_W) pool = find_with_legacy(st, refs[i].name, &file);
+        if (refs[i].id == PT_CLS_W) head = st_model_find(st, refs[i].name, &file);
+    }
     int head_fits = head && head->ndim == 2 && head->shape[0] == c->num_labels &&
                     head->shape[1] == c->hidden_size;
     HfLoadReport local = {0};
@@ -365,7 +382,7 @@ int hf_load_params(Bert *m, const char *dir, Err *err) {
 
 int hf_save_params(Bert *m, const char *dir, Err *err) {
     HfTensorRef *refs;
-    int n = hf_tensor_refs(m, "bert.", &refs, err);
+    int n = hf_tensor_refs(m, 1, &refs, err);
     if (n < 0) return -1;
     StWriteTensor *tensors = err_calloc(err, (size_t)n, sizeof(StWriteTensor), "tensor list");
     int rc = -1;
@@ -420,7 +437,9 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         err_set(err, "%s: out of memory", dst);
         goto done;
     }
-    cJSON_AddItemToArray(arch, cJSON_CreateString("BertForSequenceClassification"));
+    cJSON_AddItemToArray(arch, cJSON_CreateString(cfg->dropout_before_pooler
+                                                      ? "XLMRobertaForSequenceClassification"
+                                                      : "BertForSequenceClassification"));
     for (int i = 0; i < cfg->num_labels; i++) {
         char key[16], generic[32];
         snprintf(key, sizeof key, "%d", i);

@@ -15,7 +15,7 @@
 
 typedef struct {
     BertConfig bert;        // architecture; num_labels from id2label / num_labels
-    char model_type[32];    // "bert"
+    char model_type[32];    // "bert" or "xlm-roberta"
     float initializer_range;
     float classifier_dropout;  // classifier_dropout, else hidden_dropout_prob
     int has_label_names;    // id2label present with non-generic names
@@ -49,22 +49,26 @@ Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int
 int hf_load_params(Bert *model, const char *dir, Err *err);
 
 // Every Hugging Face tensor of a model and where it lives in the flat
-// parameter buffer (the same offsets index the gradient buffer).  `prefix`
-// ("bert." or "") goes before the encoder's names, never before
-// classifier.*.  Returns the count and a malloc'ed array (caller frees).
+// parameter buffer (the same offsets index the gradient buffer).  With
+// with_prefix the encoder's names start with "bert." (or "roberta." for
+// XLM-R), as a ...ForSequenceClassification checkpoint has them; the head
+// (classifier.*) never has a prefix.  Returns the count and a malloc'ed
+// array (caller frees).
 typedef struct {
     char name[160];
+    ParamId id;
     size_t offset;   // into bert_params() / bert_grads()
     int rows, cols;  // HF shape; cols == 0 for vectors
 } HfTensorRef;
-int hf_tensor_refs(Bert *model, const char *prefix, HfTensorRef **refs, Err *err);
+int hf_tensor_refs(Bert *model, int with_prefix, HfTensorRef **refs, Err *err);
 
-// Writes DIR/model.safetensors with Hugging Face names (bert.* and
-// classifier.*), written atomically.
+// Writes DIR/model.safetensors with Hugging Face names (bert.* or
+// roberta.*, and classifier.*), written atomically.
 int hf_save_params(Bert *model, const char *dir, Err *err);
 
 // Writes DIR/config.json: the source directory's config.json with the
-// classification fields (architectures, id2label/label2id, problem_type) and
+// classification fields (architectures: BertForSequenceClassification or
+// XLMRobertaForSequenceClassification, id2label/label2id, problem_type) and
 // our attention fields set.  label_names: num_labels names (NULL for
 // regression or generic names).
 int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
