@@ -384,6 +384,17 @@ static double first_step_loss(const char *log_path) {
     return loss;
 }
 
+// Runs the ./finetune command in *a with --out=TMP/run, then exports
+// TMP/run/last to TMP/export.
+static void finetune_and_export(Args *a, const char *tmp) {
+    args_addf(a, "--out=%s/run", tmp);
+    run_ok(a);
+    args_add(a, "./export", NULL);
+    args_addf(a, "--checkpoint=%s/run/last", tmp);
+    args_addf(a, "--out=%s/export", tmp);
+    run_ok(a);
+}
+
 START_TEST(sgd_step_matches_pytorch) {
     const char *tag = SGD_MAPS[_i].tag, *attn = SGD_MAPS[_i].attn, *r = SGD_MAPS[_i].r;
     char *tmp = test_tmpdir(), golden[256];
@@ -394,12 +405,7 @@ START_TEST(sgd_step_matches_pytorch) {
              "--warmup", "0", "--clip", "0", "--batch-size", "6", "--threads", "2", "--attn", attn,
              NULL);
     if (r) args_add(&a, "--r", r, NULL);
-    args_addf(&a, "--out=%s/run", tmp);
-    run_ok(&a);
-    args_add(&a, "./export", NULL);
-    args_addf(&a, "--checkpoint=%s/run/last", tmp);
-    args_addf(&a, "--out=%s/export", tmp);
-    run_ok(&a);
+    finetune_and_export(&a, tmp);
 
     char *model = path_in(tmp, "export/model.safetensors");
     compare_tensor_files(model, golden, GOLDEN_INPUTS, 5, 1e-6, 1e-5, NULL, 0);
@@ -439,12 +445,7 @@ START_TEST(sgd_step_xlmr_matches_pytorch) {
              "--data-dir", TEST_GOLDEN_DIR "/xlmr_data", "--optim", "sgd", "--lr", "0.5",
              "--max-steps", "1", "--dropout", "0", "--weight-decay", "0", "--warmup", "0", "--clip",
              "0", "--batch-size", "6", "--max-len", "64", "--threads", "2", NULL);
-    args_addf(&a, "--out=%s/run", tmp);
-    run_ok(&a);
-    args_add(&a, "./export", NULL);
-    args_addf(&a, "--checkpoint=%s/run/last", tmp);
-    args_addf(&a, "--out=%s/export", tmp);
-    run_ok(&a);
+    finetune_and_export(&a, tmp);
     char *model = path_in(tmp, "export/model.safetensors");
     static const char *const inputs[] = {"loss"};
     compare_tensor_files(model, TEST_GOLDEN_DIR "/xlmr_sgd_step.safetensors", inputs, 1, 1e-6, 1e-5,

@@ -273,6 +273,26 @@ enum { GRAD_CASES = sizeof grad_cases / sizeof grad_cases[0] };
 
 // Even loop indices: the default last layer ([CLS] rows only); odd: every
 // token through the last layer.  Both must give autograd's gradients.
+// Every parameter's gradient against the golden's "grad.<HF name>", to
+// 1e-4 relative (1e-6 absolute for tiny values).
+static void assert_grads_match(Bert *m, const StFile *f, const char *label) {
+    HfTensorRef *refs;
+    Err err;
+    int n = hf_tensor_refs(m, 1, &refs, &err);
+    ck_assert_int_gt(n, 0);
+    for (int i = 0; i < n; i++) {
+        char name[200], what[400];
+        snprintf(name, sizeof name, "grad.%s", refs[i].name);
+        snprintf(what, sizeof what, "%s %s", label, name);
+        size_t numel;
+        float *want = golden_f32(f, name, &numel);
+        ck_assert_uint_eq(numel, (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1));
+        assert_allclose(what, bert_grads(m, NULL) + refs[i].offset, want, numel, 1e-6, 1e-4);
+        free(want);
+    }
+    free(refs);
+}
+
 START_TEST(gradients_match_autograd) {
     const GradCase *gc = &grad_cases[_i / 2];
     char path[512], dir[512];
@@ -297,20 +317,9 @@ START_TEST(gradients_match_autograd) {
     bert_zero_grads(m);
     ck_assert_int_eq(bert_backward(m, &err), 0);
 
-    HfTensorRef *refs;
-    int n = hf_tensor_refs(m, 1, &refs, &err);
-    for (int i = 0; i < n; i++) {
-        char name[200];
-        snprintf(name, sizeof name, "grad.%s", refs[i].name);
-        size_t numel;
-        float *want = golden_f32(f, name, &numel);
-        ck_assert_uint_eq(numel, (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1));
-        char what[256];
-        snprintf(what, sizeof what, "%s%s %s", gc->file, _i % 2 ? " (all tokens)" : "", name);
-        assert_allclose(what, bert_grads(m, NULL) + refs[i].offset, want, numel, 1e-6, 1e-4);
-        free(want);
-    }
-    free(refs);
+    char label[128];
+    snprintf(label, sizeof label, "%s%s", gc->file, _i % 2 ? " (all tokens)" : "");
+    assert_grads_match(m, f, label);
     free(labels);
     free(targets);
     free(want_loss);
@@ -360,19 +369,7 @@ START_TEST(xlmr_tokens_and_gradients) {
     assert_allclose("xlmr loss", &loss, want_loss, 1, 1e-6, 1e-4);
     bert_zero_grads(m);
     ck_assert_int_eq(bert_backward(m, &err), 0);
-    HfTensorRef *refs;
-    int n = hf_tensor_refs(m, 1, &refs, &err);
-    ck_assert_int_eq(n, 41);
-    for (int i = 0; i < n; i++) {
-        char name[200];
-        snprintf(name, sizeof name, "grad.%s", refs[i].name);
-        size_t numel;
-        float *want = golden_f32(f, name, &numel);
-        ck_assert_uint_eq(numel, (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1));
-        assert_allclose(name, bert_grads(m, NULL) + refs[i].offset, want, numel, 1e-6, 1e-4);
-        free(want);
-    }
-    free(refs);
+    assert_grads_match(m, f, "xlmr");
     free(want_loss);
     free(want_logits);
     free(lengths);
