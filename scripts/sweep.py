@@ -38,9 +38,12 @@ def map_label(attn, r):
     return f"{attn} r={r}" if r is not None else attn
 
 
+def map_name(attn, r):
+    return attn if r is None else f"{attn}_r{r}"
+
+
 def run_dir(root, task, attn, r, seed):
-    name = attn if r is None else f"{attn}_r{r}"
-    return os.path.join(root, task, name, f"seed{seed}")
+    return os.path.join(root, task, map_name(attn, r), f"seed{seed}")
 
 
 def parse_list(text, cast):
@@ -93,11 +96,8 @@ def run_one(args, task, attn, r, seed, epochs, root=None):
     return f"{train_seconds:.0f}s"
 
 
-def ours_reference_root(args, task):
-    """Our softmax run for the reference table: the sweep's own run for the
-    small tasks (same hyperparameters), a separate full 3-epoch run for SST-2
-    (the sweep trains SST-2 for fewer epochs)."""
-    return args.root if task != "sst2" else os.path.join(args.root, "sst2_full")
+def epochs_for(args, task):
+    return args.sst2_epochs if task == "sst2" else args.epochs
 
 
 def torch_dir(args, task, seed):
@@ -110,8 +110,8 @@ def cmd_reference(args):
     tasks = parse_list(args.tasks, str)
     for seed in parse_list(args.seeds, int):
         for task in tasks:
-            status = run_one(args, task, "softmax", None, seed, args.epochs,
-                             ours_reference_root(args, task))
+            # Our side is the sweep's own softmax run: same hyperparameters.
+            status = run_one(args, task, "softmax", None, seed, epochs_for(args, task))
             print(f"ours {task} seed {seed}: {status}", flush=True)
             out = torch_dir(args, task, seed)
             if os.path.exists(os.path.join(out, "result.json")):
@@ -119,7 +119,7 @@ def cmd_reference(args):
                 continue
             os.makedirs(out, exist_ok=True)
             cmd = [sys.executable, "scripts/torch_finetune.py", "--task", task, "--model", args.model,
-                   "--data-dir", args.data_dir, "--out", out, "--epochs", str(args.epochs),
+                   "--data-dir", args.data_dir, "--out", out, "--epochs", str(epochs_for(args, task)),
                    "--batch-size", str(args.batch_size), "--lr", str(args.lr),
                    "--warmup", str(args.warmup), "--weight-decay", str(args.weight_decay),
                    "--max-len", str(args.max_len), "--seed", str(seed), "--threads", str(args.threads)]
@@ -131,13 +131,17 @@ def cmd_reference(args):
 def cmd_run(args):
     tasks = parse_list(args.tasks, str)
     seeds = parse_list(args.seeds, int)
+    maps = [(a, r) for a, r in MAPS if args.maps is None or map_name(a, r) in args.maps.split(",")]
+    if not maps:
+        sys.exit(f"run: --maps {args.maps}: no such map; choose from "
+                 + ",".join(map_name(a, r) for a, r in MAPS))
     plan = []
     for seed in seeds:  # seed-major: every map gets seed 1 before any gets seed 2
         for task in tasks:
             if task == "sst2" and seed not in parse_list(args.sst2_seeds, int):
                 continue
-            epochs = args.sst2_epochs if task == "sst2" else args.epochs
-            for attn, r in MAPS:
+            epochs = epochs_for(args, task)
+            for attn, r in maps:
                 plan.append((task, attn, r, seed, epochs))
     t_start = time.time()
     for i, (task, attn, r, seed, epochs) in enumerate(plan):
@@ -246,11 +250,11 @@ def write_reference(args):
              "runs. Dev score of the final model ×100 (mean ± std over seeds, n seeds); wall "
              "time per run (mean), fine-tuning plus the final dev evaluation, on this machine "
              "with 2 threads.", "",
-             "| task | metric | ours | transformers | ours wall | transformers wall | speed-up |",
-             "|---|---|---|---|---|---|---|"]
+             "| task | metric | epochs | ours | transformers | ours wall | transformers wall | speed-up |",
+             "|---|---|---|---|---|---|---|---|"]
     for task in TASKS:
         ours, ref = [], []
-        base = os.path.dirname(run_dir(ours_reference_root(args, task), task, "softmax", None, 0))
+        base = os.path.dirname(run_dir(args.root, task, "softmax", None, 0))
         tbase = os.path.dirname(torch_dir(args, task, 0))
         for d in sorted(os.listdir(base)) if os.path.isdir(base) else []:
             p = os.path.join(base, d, "eval.json")
@@ -268,7 +272,8 @@ def write_reference(args):
         tm, ts = mean_std([x["primary"] for x in ref])
         ow = statistics.mean([x["train_seconds"] for x in ours]) if ours else float("nan")
         tw = statistics.mean([x["wall_seconds"] for x in ref]) if ref else float("nan")
-        lines.append(f"| {TASKS[task][0]} | {TASKS[task][1]} | {fmt(om, os_)} (n={len(ours)}) | "
+        epochs = epochs_of(ours[0]) if ours else "?"
+        lines.append(f"| {TASKS[task][0]} | {TASKS[task][1]} | {epochs} | {fmt(om, os_)} (n={len(ours)}) | "
                      f"{fmt(tm, ts)} (n={len(ref)}) | {ow / 60:.1f} min | {tw / 60:.1f} min | "
                      f"{tw / ow:.2f}x |")
     lines += ["", "Commands: `eval.json` (`command`) of each of our runs and `result.json` "
@@ -281,7 +286,7 @@ def write_reference(args):
 def write_svg(rows, path):
     """Two panels per task: dev score vs r (r-softmax, with softmax /
     sparsemax / entmax as horizontal reference lines) and measured sparsity
-    vs r.  Hand-written SVG, no plotting library."""
+    vs r; error bars and the softmax band are ± one std over seeds.  Hand-written SVG, no plotting library."""
     rs = [r for a, r in MAPS if a == "rsoftmax"]
     tasks = [t for t in TASKS if any(k[0] == t for k in rows)]
     pw, ph, pad = 260, 180, 45
@@ -292,15 +297,18 @@ def write_svg(rows, path):
     colors = {"rsoftmax": "#1f77b4", "softmax": "#d62728", "sparsemax": "#2ca02c",
               "entmax15": "#9467bd"}
 
-    def panel(x0, y0, title, series, refs, ylabel):
-        vals = [v for _, v, _ in series if not math.isnan(v)] + \
-               [v for _, v in refs if not math.isnan(v)]
+    def panel(x0, y0, title, series, refs, ylabel, fixed_range=None):
+        spread = [(v, 0.0 if math.isnan(e) else e) for _, v, e in series] + \
+                 [(v, 0.0 if math.isnan(e) else e) for _, v, e in refs]
+        vals = [v + sign * e for v, e in spread if not math.isnan(v) for sign in (-1, 1)]
         if not vals:
             return
         lo, hi = min(vals), max(vals)
         if hi - lo < 1e-9:
             lo, hi = lo - 0.5, hi + 0.5
         lo, hi = lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)
+        if fixed_range:
+            lo, hi = fixed_range
         X = lambda r: x0 + r * pw
         Y = lambda v: y0 + ph - (v - lo) / (hi - lo) * ph
         out.append(f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
@@ -311,7 +319,11 @@ def write_svg(rows, path):
             out.append(f'<text x="{X(t)}" y="{y0 + ph + 14}" text-anchor="middle">{t}</text>')
         for v in (lo, (lo + hi) / 2, hi):
             out.append(f'<text x="{x0 - 4}" y="{Y(v) + 4}" text-anchor="end">{v:.1f}</text>')
-        for name, v in refs:
+        for name, v, e in refs:
+            if not math.isnan(v) and not math.isnan(e) and e > 0:  # ± std band over seeds
+                out.append(f'<rect x="{x0}" y="{Y(v + e):.1f}" width="{pw}" '
+                           f'height="{2 * e / (hi - lo) * ph:.1f}" fill="{colors[name]}" '
+                           'fill-opacity="0.12"/>')
             if not math.isnan(v):
                 out.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{Y(v)}" y2="{Y(v)}" '
                            f'stroke="{colors[name]}" stroke-dasharray="4 3"/>')
@@ -338,16 +350,16 @@ def write_svg(rows, path):
         x0 = pad + i * (pw + pad)
         for row, key, ylabel in ((0, "score", "dev score ×100"), (1, "sparsity", "zeros %")):
             series = [(r,) + stat(task, "rsoftmax", r, key) for r in rs]
-            refs = [(a, stat(task, a, None, key)[0]) for a in ("softmax", "sparsemax", "entmax15")]
+            refs = [(a,) + stat(task, a, None, key) for a in ("softmax", "sparsemax", "entmax15")]
             panel(x0, 30 + row * (ph + pad), f"{TASKS[task][0]}: {'score' if row == 0 else 'sparsity'} vs r",
-                  series, refs, ylabel)
+                  series, refs, ylabel, None if row == 0 else (0.0, 100.0))
     ly = height - 12
-    for k, (name, label) in enumerate((("rsoftmax", "r-softmax (± std)"), ("softmax", "softmax"),
+    for k, (name, label) in enumerate((("rsoftmax", "r-softmax (± std)"), ("softmax", "softmax (band: ± std)"),
                                        ("sparsemax", "sparsemax"), ("entmax15", "entmax-1.5"))):
         dash = "" if name == "rsoftmax" else 'stroke-dasharray="4 3"'
-        out.append(f'<line x1="{pad + k * 150}" x2="{pad + k * 150 + 25}" y1="{ly - 4}" y2="{ly - 4}" '
+        out.append(f'<line x1="{pad + k * 200}" x2="{pad + k * 200 + 25}" y1="{ly - 4}" y2="{ly - 4}" '
                    f'stroke="{colors[name]}" {dash}/>')
-        out.append(f'<text x="{pad + k * 150 + 30}" y="{ly}">{label}</text>')
+        out.append(f'<text x="{pad + k * 200 + 30}" y="{ly}">{label}</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out))
@@ -375,6 +387,8 @@ def main():
     ref = sub.add_parser("reference")
     for action in run._actions[1:]:
         ref._add_action(action)
+    run.add_argument("--maps", default=None,
+                     help="comma-separated subset, e.g. softmax,rsoftmax_r0.25 (default: all)")
     rep = sub.add_parser("report")
     rep.add_argument("--root", default="runs/sweep")
     rep.add_argument("--out-md", default="docs/results.md")
