@@ -46,7 +46,7 @@ struct Bert {
     LayerActs *layers;             // [num_layer_slots]
     real *cls_ctx, *cls_x;         // [B, H] [CLS] rows of the last layer's ctx and input
     real *cls_in;                  // [B, H] the [CLS] rows of the last layer
-    real *head_in;                 // [B, H] pooler input: cls_in, after dropout if the config says
+    real *head_in;                 // [B, H] XLM-R only: cls_in after dropout, the pooler input
     real *pooled;                  // [B, H] tanh(cls_in W_p + b)
     real *pooled_drop;             // [B, H] classifier input
     uint8_t *keep_pooled;          // [B, H]
@@ -352,6 +352,12 @@ static LayerParams layer_params(Bert *m, real *base, int l) {
     return p;
 }
 
+// The pooler's input [B, H]: the [CLS] rows, or their dropped-out copy for
+// XLM-R's head.
+static real *pooler_input(const Bert *m) {
+    return m->cfg.head == HEAD_XLMR ? m->head_in : m->cls_in;
+}
+
 // Dropout sites: distinct streams per place in the network.
 enum { SITE_EMB = 0, SITE_POOLED = 1, SITE_HEAD_IN = 2, SITE_LAYER = 8 };
 enum { SITE_PROBS = 0, SITE_ATTN = 1, SITE_FFN = 2, SITES_PER_LAYER = 3 };
@@ -468,11 +474,13 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
         x = a->ln2_out;
     }
 
-    memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
-    if (c->dropout_before_pooler)
+    const real *pool_in = pooler_input(m);
+    if (pool_in == m->head_in) {
+        memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
         maybe_dropout(m->head_in, m->keep_head_in, (long)B * H, m->dropout.classifier, m,
                       SITE_HEAD_IN);
-    linear_forward(m->pooled, m->head_in, bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B), B, H, H);
+    }
+    linear_forward(m->pooled, pool_in, bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B), B, H, H);
     for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
     memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
     maybe_dropout(m->pooled_drop, m->keep_pooled, (long)B * H, m->dropout.classifier, m,
@@ -563,9 +571,9 @@ int bert_backward(Bert *m, Err *err) {
                     bert_param(m, PT_CLS_W), B, H, C, 0);
     maybe_dropout_backward(m->d_pooled, m->keep_pooled, (long)B * H, m->dropout.classifier, m);
     for (long i = 0; i < (long)B * H; i++) m->d_pooled[i] *= 1.0f - m->pooled[i] * m->pooled[i];
-    linear_backward(m->d_cls, GRAD(PT_POOL_W), GRAD(PT_POOL_B), m->d_pooled, m->head_in,
+    linear_backward(m->d_cls, GRAD(PT_POOL_W), GRAD(PT_POOL_B), m->d_pooled, pooler_input(m),
                     bert_param(m, PT_POOL_W), B, H, H, 0);
-    if (c->dropout_before_pooler)
+    if (c->head == HEAD_XLMR)
         maybe_dropout_backward(m->d_cls, m->keep_head_in, (long)B * H, m->dropout.classifier, m);
     AttentionDims dims = {.B = B, .T = T, .H = H, .NH = c->num_heads, .lengths = m->lengths,
                           .map = c->attn, .dropout = m->training ? m->dropout.attention : 0.0f,

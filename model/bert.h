@@ -11,6 +11,8 @@
 #include "model/real.h"
 #include "util/err.h"
 
+typedef enum { HEAD_BERT = 0, HEAD_XLMR } HeadLayout;
+
 typedef struct {
     int vocab_size;
     int hidden_size;        // H
@@ -25,9 +27,10 @@ typedef struct {
     float hidden_dropout;     // from the checkpoint; train/ may override
     float attention_dropout;
     int num_labels;  // classifier outputs; 1 means regression (MSE)
-    // XLM-RoBERTa's classification head: dropout on the [CLS] features
-    // before the dense layer too (BERT's pooler has none there).
-    int dropout_before_pooler;
+    // BERT: pooler inside the encoder, then classifier.  XLM-RoBERTa: the
+    // same dense + tanh + linear as one head outside the encoder
+    // (classifier.dense / .out_proj), with dropout before its dense layer too.
+    HeadLayout head;
     AttnMap attn;
 } BertConfig;
 

@@ -162,7 +162,7 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     // XLM-R numbers positions from padding_idx + 1 and puts dropout before
     // its head's dense layer as well.
     c->position_offset = xlmr ? c->pad_token_id + 1 : 0;
-    c->dropout_before_pooler = xlmr;
+    c->head = xlmr ? HEAD_XLMR : HEAD_BERT;
     c->attn = (AttnMap){ATTN_SOFTMAX, 0.0f};
     if (attn_fn) {
         const cJSON *r_item = cJSON_GetObjectItemCaseSensitive(root, "attention_r");
@@ -228,10 +228,6 @@ static const struct {
 };
 enum { GLOBAL_NAMES = sizeof global_names / sizeof global_names[0] };
 
-static int is_head(ParamId id) {
-    return id == PT_CLS_W || id == PT_CLS_B || id == PT_POOL_W || id == PT_POOL_B;
-}
-
 static void fill_ref(HfTensorRef *ref, Bert *m, int with_prefix, const char *name, ParamId id,
                      int layer, int part) {
     const BertConfig *c = bert_config(m);
@@ -240,8 +236,10 @@ static void fill_ref(HfTensorRef *ref, Bert *m, int with_prefix, const char *nam
     int qkv = id == PT_QKV_W || id == PT_QKV_B;
     // XLM-R's head (classifier.dense, classifier.out_proj) sits outside the
     // encoder; BERT's pooler is inside it.
-    int outside = id == PT_CLS_W || id == PT_CLS_B || (c->dropout_before_pooler && is_head(id));
-    const char *prefix = !with_prefix || outside ? "" : c->dropout_before_pooler ? "roberta." : "bert.";
+    int xlmr = c->head == HEAD_XLMR;
+    int pooler = id == PT_POOL_W || id == PT_POOL_B;
+    int outside = id == PT_CLS_W || id == PT_CLS_B || (xlmr && pooler);
+    const char *prefix = !with_prefix || outside ? "" : xlmr ? "roberta." : "bert.";
     snprintf(ref->name, sizeof ref->name, "%s%s", prefix, name);
     ref->id = id;
     ref->rows = qkv ? info.rows / 3 : info.rows;
@@ -257,7 +255,7 @@ int hf_tensor_refs(Bert *m, int with_prefix, HfTensorRef **refs, Err *err) {
     HfTensorRef *out = err_calloc(err, (size_t)n, sizeof(HfTensorRef), "tensor name table");
     if (!out) return -1;
     for (int i = 0; i < GLOBAL_NAMES; i++) {
-        const char *name = c->dropout_before_pooler && global_names[i].xlmr_name
+        const char *name = c->head == HEAD_XLMR && global_names[i].xlmr_name
                                ? global_names[i].xlmr_name
                                : global_names[i].name;
         fill_ref(&out[k++], m, with_prefix, name, global_names[i].id, -1, 0);
@@ -437,7 +435,7 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         err_set(err, "%s: out of memory", dst);
         goto done;
     }
-    cJSON_AddItemToArray(arch, cJSON_CreateString(cfg->dropout_before_pooler
+    cJSON_AddItemToArray(arch, cJSON_CreateString(cfg->head == HEAD_XLMR
                                                       ? "XLMRobertaForSequenceClassification"
                                                       : "BertForSequenceClassification"));
     for (int i = 0; i < cfg->num_labels; i++) {
