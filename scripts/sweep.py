@@ -215,6 +215,8 @@ def cmd_report(args):
             m, s = mean_std(scores)
             cells.append(f"{fmt(m, s)} (n={len(runs)})" if runs else "–")
         lines.append(f"| {map_label(attn, r)} | " + " | ".join(cells) + " |")
+    if any((task, attn, r) not in rows for task in TASKS for attn, r in MAPS):
+        lines += ["", "– : not run yet; `python3 scripts/sweep.py run` resumes the sweep there."]
     lines += ["", "Measured attention sparsity (fraction of attention probabilities that are "
               "exactly zero among real keys, over the dev set, ×100):", "",
               "| map | " + " | ".join(TASKS[t][0] for t in TASKS) + " |",
