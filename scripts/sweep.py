@@ -170,6 +170,21 @@ def load_results(root):
     return rows
 
 
+def seeds_done(root, task, attn, r):
+    base = os.path.dirname(run_dir(root, task, attn, r, 0))
+    if not os.path.isdir(base):
+        return []
+    return [int(d[4:]) for d in sorted(os.listdir(base))
+            if d.startswith("seed") and os.path.exists(os.path.join(base, d, "eval.json"))]
+
+
+def grad_norms(out):
+    """Pre-clipping gradient norms of every step in OUT/log.jsonl."""
+    with open(os.path.join(out, "log.jsonl")) as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    return [e["grad_norm"] for e in events if e.get("event") == "step"]
+
+
 def split_of(result):
     splits = result["splits"]
     return splits[sorted(splits)[0]]
@@ -229,6 +244,16 @@ def cmd_report(args):
             m, s = mean_std(zs)
             cells.append(fmt(m, s) if runs else "–")
         lines.append(f"| {map_label(attn, r)} | " + " | ".join(cells) + " |")
+    lines += ["", "Gradient norm before clipping (clip 1.0), over every training step of the finished "
+              "runs of all tasks: share of steps above 100, and the largest:", "",
+              "| map | steps | steps with norm > 100 | largest norm |", "|---|---|---|---|"]
+    for attn, r in MAPS:
+        norms = [n for task in TASKS for k in seeds_done(args.root, task, attn, r)
+                 for n in grad_norms(run_dir(args.root, task, attn, r, k))]
+        if norms:
+            big = sum(n > 100 for n in norms)
+            lines.append(f"| {map_label(attn, r)} | {len(norms)} | {100 * big / len(norms):.2f}% "
+                         f"| {max(norms):.3g} |")
     total = sum(x.get("train_seconds", 0) for runs in rows.values() for x in runs)
     nruns = sum(len(v) for v in rows.values())
     lines += ["", f"Runs: {nruns}; fine-tuning wall time summed over runs: {total / 3600:.2f} h "
