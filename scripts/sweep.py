@@ -164,18 +164,12 @@ def load_results(root):
                 path = os.path.join(base, seed_dir, "eval.json")
                 if os.path.exists(path):
                     with open(path) as f:
-                        runs.append(json.load(f))
+                        result = json.load(f)
+                    result["run_dir"] = os.path.join(base, seed_dir)  # where its log.jsonl is
+                    runs.append(result)
             if runs:
                 rows[(task, attn, r)] = runs
     return rows
-
-
-def seeds_done(root, task, attn, r):
-    base = os.path.dirname(run_dir(root, task, attn, r, 0))
-    if not os.path.isdir(base):
-        return []
-    return [int(d[4:]) for d in sorted(os.listdir(base))
-            if d.startswith("seed") and os.path.exists(os.path.join(base, d, "eval.json"))]
 
 
 def grad_norms(out):
@@ -248,8 +242,7 @@ def cmd_report(args):
               "runs of all tasks: share of steps above 100, and the largest:", "",
               "| map | steps | steps with norm > 100 | largest norm |", "|---|---|---|---|"]
     for attn, r in MAPS:
-        norms = [n for task in TASKS for k in seeds_done(args.root, task, attn, r)
-                 for n in grad_norms(run_dir(args.root, task, attn, r, k))]
+        norms = [n for task in TASKS for x in rows.get((task, attn, r), []) for n in grad_norms(x["run_dir"])]
         if norms:
             big = sum(n > 100 for n in norms)
             lines.append(f"| {map_label(attn, r)} | {len(norms)} | {100 * big / len(norms):.2f}% "
