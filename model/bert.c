@@ -475,7 +475,7 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
     }
 
     const real *pool_in = pooler_input(m);
-    if (pool_in == m->head_in) {
+    if (c->head == HEAD_XLMR) {
         memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
         maybe_dropout(m->head_in, m->keep_head_in, (long)B * H, m->dropout.classifier, m,
                       SITE_HEAD_IN);
