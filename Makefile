@@ -14,7 +14,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS   := $(shell pkg-config --libs check)
 
 BUILD    := build
-LIB_SRC  := $(wildcard util/*.c weights/*.c tokenizer/*.c model/*.c train/*.c tasks/*.c)
+LIB_SRC  := $(wildcard util/*.c weights/*.c tokenizer/*.c model/*.c train/*.c tasks/*.c app/*.c)
 LIB_CXX  := $(wildcard tokenizer/*.cc)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 CMDS     := finetune evaluate export

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "model/bert.h"
-#include "train/cli.h"
+#include "app/options.h"
 #include "train/optim.h"
 #include "util/rng.h"
 #include "weights/hf_model.h"

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "train/cli.h"
-#include "train/train.h"
+#include "app/options.h"
+#include "app/evaluation.h"
 
 static const char usage[] =
     "usage: ./evaluate --model DIR|CHECKPOINT --task NAME [--data-dir DIR] [--split dev|test]\n"
@@ -15,7 +15,7 @@ static const char usage[] =
     "unless --attn is given.";
 
 int main(int argc, char **argv) {
-    EvalOptions o = {.data = {.data_dir = "data/glue", .max_len = 128, .batch_size = 32},
+    EvaluationOptions o = {.data = {.data_dir = "data/glue", .max_len = 128, .batch_size = 32},
                      .split = "dev"};
     CliSessionExtras x = {.separator = "tab"};
     int threads = omp_get_max_threads();
@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
     if (rc == 0 && threads < 1) rc = err_set(&err, "--threads %d: expected >= 1", threads);
     if (rc == 0) {
         bert_set_threads(threads);
-        rc = evaluate_run(&o, &err);
+        rc = evaluation_run(&o, &err);
     }
     if (rc != 0) {
         fprintf(stderr, "evaluate: %s\n", err.msg);

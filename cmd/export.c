@@ -1,7 +1,7 @@
 // ./export: a fine-tuned checkpoint -> a Hugging Face model directory.
 #include <stdio.h>
 
-#include "train/cli.h"
+#include "app/options.h"
 #include "weights/checkpoint.h"
 
 static const char usage[] =

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/cli.h"
-#include "train/train.h"
+#include "app/options.h"
+#include "app/finetune.h"
 
 static const char usage[] =
     "usage: ./finetune --model DIR --task NAME [--data-dir DIR] [--out DIR] [--epochs 3]\n"

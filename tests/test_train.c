@@ -435,7 +435,7 @@ END_TEST
 
 // ---------------------------------------------------------- determinism
 
-// Two training steps as train/train.c does them (dropout 0.1 everywhere
+// Two training steps as app/finetune.c does them (dropout 0.1 everywhere
 // with the mask seed hashed from (seed, step), loss, backward, clipping at
 // 1, AdamW under the schedule) on the golden gradient batch.  Returns the
 // step-0 loss.

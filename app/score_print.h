@@ -1,6 +1,6 @@
 // Printing and JSON of task scores, shared by training and evaluation.
-#ifndef TRAIN_REPORT_H
-#define TRAIN_REPORT_H
+#ifndef APP_SCORE_PRINT_H
+#define APP_SCORE_PRINT_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-#include "train/train.h"
+#include "app/finetune.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "train/report.h"
+#include "app/score_print.h"
 #include "util/fileio.h"
 #include "util/rng.h"
 #include "weights/checkpoint.h"
@@ -212,7 +212,7 @@ done:
 
 // ------------------------------------------------------------ evaluation
 
-static int evaluate_dev(Trainer *t, const char *why, Err *err) {
+static int score_dev_splits(Trainer *t, const char *why, Err *err) {
     double primary = NAN;
     for (int d = 0; d < t->num_dev; d++) {
         double t0 = now_seconds();
@@ -439,7 +439,7 @@ int finetune_run(const TrainOptions *o, Err *err) {
         }
         int epoch_end = t.step % t.batches_per_epoch == 0, last = t.step == t.total_steps;
         if (epoch_end || last || (o->eval_every > 0 && t.step % o->eval_every == 0)) {
-            if (evaluate_dev(&t, epoch_end ? "epoch-end" : last ? "final" : "periodic", err) != 0)
+            if (score_dev_splits(&t, epoch_end ? "epoch-end" : last ? "final" : "periodic", err) != 0)
                 goto done;
         }
         int stop = o->stop_after > 0 && t.step == o->stop_after;

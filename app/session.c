@@ -1,4 +1,4 @@
-#include "train/session.h"
+#include "app/session.h"
 
 #include <stdio.h>
 #include <stdlib.h>

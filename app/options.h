@@ -1,11 +1,11 @@
 // Table-driven long-option parsing for the three commands: one row per
 // option (name, type, destination, default shown in --help, help text).
-#ifndef TRAIN_CLI_H
-#define TRAIN_CLI_H
+#ifndef APP_OPTIONS_H
+#define APP_OPTIONS_H
 
 #include <stdbool.h>
 
-#include "train/session.h"
+#include "app/session.h"
 #include "util/err.h"
 
 typedef enum { CLI_STRING, CLI_INT, CLI_LONG, CLI_FLOAT, CLI_DOUBLE, CLI_U64, CLI_FLAG } CliType;

@@ -2,8 +2,8 @@
 // task and its data, and opening them together (config, tokenizer, task
 // with the checkpoint's label order, model with a head for the task), plus
 // the evaluation loop.
-#ifndef TRAIN_SESSION_H
-#define TRAIN_SESSION_H
+#ifndef APP_SESSION_H
+#define APP_SESSION_H
 
 #include <stdbool.h>
 #include <stdint.h>

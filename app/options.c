@@ -1,4 +1,4 @@
-#include "train/cli.h"
+#include "app/options.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,14 +1,14 @@
 // Fine-tuning: the training loop with evaluation, progress, a JSONL log and
-// resumable checkpoints (OUT/last, OUT/best); and evaluation of a model on
-// a split.  The mains (cmd/finetune.c, cmd/evaluate.c) only parse options.
-#ifndef TRAIN_TRAIN_H
-#define TRAIN_TRAIN_H
+// resumable checkpoints (OUT/last, OUT/best).  cmd/finetune.c only parses
+// options.
+#ifndef APP_FINETUNE_H
+#define APP_FINETUNE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "train/optim.h"
-#include "train/session.h"
+#include "app/session.h"
 #include "util/err.h"
 
 typedef struct {
@@ -30,14 +30,5 @@ typedef struct {
 } TrainOptions;
 
 int finetune_run(const TrainOptions *opt, Err *err);
-
-typedef struct {
-    SessionOptions data;
-    const char *split;         // "dev" or "test"
-    const char *predictions;   // file, or NULL
-    const char *metrics_out;   // file, or NULL
-} EvalOptions;
-
-int evaluate_run(const EvalOptions *opt, Err *err);
 
 #endif

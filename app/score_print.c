@@ -1,4 +1,4 @@
-#include "train/report.h"
+#include "app/score_print.h"
 
 #include <math.h>
 #include <stdio.h>

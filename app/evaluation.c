@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "train/report.h"
-#include "train/train.h"
+#include "app/score_print.h"
+#include "app/evaluation.h"
 #include "util/fileio.h"
 
 static double seconds(void) {
@@ -53,7 +53,7 @@ static void report_sparsity(const Bert *model, cJSON *obj) {
             (unsigned long long)t);
 }
 
-static int evaluate_split(Session *s, const EvalOptions *o, int split, int several, cJSON *out,
+static int score_split(Session *s, const EvaluationOptions *o, int split, int several, cJSON *out,
                           Err *err) {
     Dataset *ds;
     TokenizedSet *ts;
@@ -95,7 +95,7 @@ done:
     return rc;
 }
 
-int evaluate_run(const EvalOptions *o, Err *err) {
+int evaluation_run(const EvaluationOptions *o, Err *err) {
     SplitKind want;
     if (strcmp(o->split, "dev") == 0)
         want = SPLIT_DEV;
@@ -138,7 +138,7 @@ int evaluate_run(const EvalOptions *o, Err *err) {
     }
     for (int sp = 0; sp < task_num_splits(s.task); sp++)
         if (task_split_kind(s.task, sp) == want &&
-            evaluate_split(&s, o, sp, matching > 1, splits, err) != 0)
+            score_split(&s, o, sp, matching > 1, splits, err) != 0)
             goto done;
     if (o->metrics_out) {
         char *text = cJSON_Print(root);
