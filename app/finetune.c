@@ -30,7 +30,7 @@ typedef struct {
     BatchPlan *plan;
     int plan_epoch;
     FILE *log;
-    Dropout dropout;
+    Dropout dropout;  // the run's rates and seed (run_dropout)
     long step, total_steps, warmup_steps;
     int batches_per_epoch;
     double best_score;
@@ -247,6 +247,15 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
 
 // ------------------------------------------------------------ setup
 
+// The run's dropout: --dropout for all three sites, else what the
+// checkpoint's config.json says; the seed is the run's (each step hashes it
+// with the step).
+static Dropout run_dropout(const HfConfig *hc, const TrainOptions *o) {
+    Dropout d = o->dropout_given ? (Dropout){o->dropout, o->dropout, o->dropout, 0} : hc->dropout;
+    d.seed = o->seed;
+    return d;
+}
+
 static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     t->opt = o;
     t->best_score = -INFINITY;
@@ -266,9 +275,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
                 o->data.model_dir,
                 t->s.load.checkpoint_labels ? "has another number of labels" : "absent",
                 task_num_outputs(t->s.task), hc->initializer_range);
-    t->dropout = (Dropout){hc->bert.hidden_dropout, hc->bert.attention_dropout,
-                           hc->classifier_dropout, 0};
-    if (o->dropout_given) t->dropout = (Dropout){o->dropout, o->dropout, o->dropout, 0};
+    t->dropout = run_dropout(hc, o);
     for (int sp = 0; sp < task_num_splits(t->s.task); sp++) {
         SplitKind kind = task_split_kind(t->s.task, sp);
         if (kind == SPLIT_TRAIN && !t->train_ds) {
@@ -350,7 +357,7 @@ static int train_step(Trainer *t, float *loss, double *grad_norm, float *lr, lon
     *tokens = 0;
     for (int i = 0; i < b->size; i++) *tokens += b->lengths[i];
     Dropout drop = t->dropout;
-    drop.seed = rng_hash(o->seed, (uint64_t)t->step);
+    drop.seed = rng_hash(t->dropout.seed, (uint64_t)t->step);
     BertInput in = {b->size, b->T, b->ids, b->type_ids, b->lengths};
     if (bert_forward(t->s.model, &in, &drop, err) != 0) return -1;
     *loss = bert_loss(t->s.model, b->labels, b->targets);

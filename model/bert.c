@@ -35,19 +35,18 @@ struct Bert {
     size_t param_offset[PT_COUNT], num_params;
     real *params, *grads;
 
-    // activations
-    int num_layer_slots;  // 1 (inference) or L (training)
-    real *act_memory;
-    uint8_t *mask_memory;
+    // activations, all listed in layout_activations
+    int training_layout;  // one LayerActs per layer, masks and dropped probabilities
+    void *act_memory, *mask_memory;
     real *emb_sum;                 // [N, H] word + position + type
     real *emb_mean, *emb_rstd;     // [N]
     real *emb_out;                 // [N, H] after LayerNorm and dropout: layer 0 input
     uint8_t *keep_emb;             // [N, H]
-    LayerActs *layers;             // [num_layer_slots]
-    real *cls_ctx, *cls_x;         // [B, H] [CLS] rows of the last layer's ctx and input
-    real *cls_in;                  // [B, H] the [CLS] rows of the last layer
+    LayerActs *layers;             // [L] when training_layout, else [1]
+    real *cls_x;                   // [B, H] the last layer's input rows (last_layer_forward_cls)
+    real *cls_in;                  // [B, H] the [CLS] rows of the last layer's output
     real *head_in;                 // [B, H] XLM-R only: cls_in after dropout, the pooler input
-    real *pooled;                  // [B, H] tanh(cls_in W_p + b)
+    real *pooled;                  // [B, H] tanh(pooler input W_p + b)
     real *pooled_drop;             // [B, H] classifier input
     uint8_t *keep_pooled;          // [B, H]
     uint8_t *keep_head_in;         // [B, H]
@@ -55,17 +54,19 @@ struct Bert {
     real *dlogits;                 // [B, C]
     real *attn_scratch;            // [nthreads, attention_scratch_floats(T)]
 
-    // gradient work buffers (training only)
-    real *grad_memory;
-    real *d_x, *d_tmp, *d_qkv, *d_ctx, *d_ffn, *d_cls, *d_pooled, *d_cls_ctx, *d_cls_x;
+    // gradient work buffers (training only), listed in layout_grad_buffers
+    void *grad_memory;
+    real *d_x, *d_tmp, *d_qkv, *d_ctx, *d_ffn, *d_pooled;
 
-    // the last forward's inputs
+    // the last forward's inputs, listed in layout_inputs with the counters
+    void *input_memory, *counter_memory;
     int B, T;
     int *ids, *type_ids, *lengths;
     Dropout dropout;
     int training;
     int all_tokens;     // compute the last layer for every token, not only [CLS]
     int last_cls_only;  // how the last forward ran its last layer
+    int loss_ready;     // bert_loss ran after the last forward: dlogits hold its gradient
 
     int count_zeros;
     uint64_t *zeros, *zero_total;  // [L]
@@ -73,39 +74,62 @@ struct Bert {
 
 // ------------------------------------------------------------ parameters
 
+// The config dimensions parameter shapes are made of.
+typedef enum { DIM_NONE = 0, DIM_H, DIM_3H, DIM_FF, DIM_VOCAB, DIM_POS, DIM_TYPES, DIM_LABELS } Dim;
+
+static int dim_size(const BertConfig *c, Dim d) {
+    switch (d) {
+    case DIM_NONE: return 0;
+    case DIM_H: return c->hidden_size;
+    case DIM_3H: return 3 * c->hidden_size;
+    case DIM_FF: return c->intermediate_size;
+    case DIM_VOCAB: return c->vocab_size;
+    case DIM_POS: return c->max_position;
+    case DIM_TYPES: return c->type_vocab_size;
+    case DIM_LABELS: return c->num_labels;
+    }
+    return 0;
+}
+
+// One row per parameter tensor: name, whether it is stored per layer, and
+// one layer's shape.  Offsets (bert_build), sizes and the weight-decay groups
+// (bert_param_info) come from here; weights/hf_model.c maps rows to HF names.
+static const struct {
+    const char *name;
+    int per_layer;
+    Dim rows, cols;  // cols DIM_NONE: a vector
+} PARAMS[PT_COUNT] = {
+    [PT_WORD_EMB] = {"word_emb", 0, DIM_VOCAB, DIM_H},
+    [PT_POS_EMB] = {"pos_emb", 0, DIM_POS, DIM_H},
+    [PT_TYPE_EMB] = {"type_emb", 0, DIM_TYPES, DIM_H},
+    [PT_EMB_LN_W] = {"emb_ln_w", 0, DIM_H, DIM_NONE},
+    [PT_EMB_LN_B] = {"emb_ln_b", 0, DIM_H, DIM_NONE},
+    [PT_QKV_W] = {"qkv_w", 1, DIM_3H, DIM_H},
+    [PT_QKV_B] = {"qkv_b", 1, DIM_3H, DIM_NONE},
+    [PT_ATTN_OUT_W] = {"attn_out_w", 1, DIM_H, DIM_H},
+    [PT_ATTN_OUT_B] = {"attn_out_b", 1, DIM_H, DIM_NONE},
+    [PT_ATTN_LN_W] = {"attn_ln_w", 1, DIM_H, DIM_NONE},
+    [PT_ATTN_LN_B] = {"attn_ln_b", 1, DIM_H, DIM_NONE},
+    [PT_FFN_IN_W] = {"ffn_in_w", 1, DIM_FF, DIM_H},
+    [PT_FFN_IN_B] = {"ffn_in_b", 1, DIM_FF, DIM_NONE},
+    [PT_FFN_OUT_W] = {"ffn_out_w", 1, DIM_H, DIM_FF},
+    [PT_FFN_OUT_B] = {"ffn_out_b", 1, DIM_H, DIM_NONE},
+    [PT_FFN_LN_W] = {"ffn_ln_w", 1, DIM_H, DIM_NONE},
+    [PT_FFN_LN_B] = {"ffn_ln_b", 1, DIM_H, DIM_NONE},
+    [PT_POOL_W] = {"pool_w", 0, DIM_H, DIM_H},
+    [PT_POOL_B] = {"pool_b", 0, DIM_H, DIM_NONE},
+    [PT_CLS_W] = {"cls_w", 0, DIM_LABELS, DIM_H},
+    [PT_CLS_B] = {"cls_b", 0, DIM_LABELS, DIM_NONE},
+};
+
 void bert_param_info(const BertConfig *c, ParamId id, ParamInfo *info) {
-    const int H = c->hidden_size, FF = c->intermediate_size;
-    static const struct {
-        const char *name;
-        int per_layer, no_decay;
-    } table[PT_COUNT] = {
-        [PT_WORD_EMB] = {"word_emb", 0, 0},       [PT_POS_EMB] = {"pos_emb", 0, 0},
-        [PT_TYPE_EMB] = {"type_emb", 0, 0},       [PT_EMB_LN_W] = {"emb_ln_w", 0, 1},
-        [PT_EMB_LN_B] = {"emb_ln_b", 0, 1},       [PT_QKV_W] = {"qkv_w", 1, 0},
-        [PT_QKV_B] = {"qkv_b", 1, 1},             [PT_ATTN_OUT_W] = {"attn_out_w", 1, 0},
-        [PT_ATTN_OUT_B] = {"attn_out_b", 1, 1},   [PT_ATTN_LN_W] = {"attn_ln_w", 1, 1},
-        [PT_ATTN_LN_B] = {"attn_ln_b", 1, 1},     [PT_FFN_IN_W] = {"ffn_in_w", 1, 0},
-        [PT_FFN_IN_B] = {"ffn_in_b", 1, 1},       [PT_FFN_OUT_W] = {"ffn_out_w", 1, 0},
-        [PT_FFN_OUT_B] = {"ffn_out_b", 1, 1},     [PT_FFN_LN_W] = {"ffn_ln_w", 1, 1},
-        [PT_FFN_LN_B] = {"ffn_ln_b", 1, 1},       [PT_POOL_W] = {"pool_w", 0, 0},
-        [PT_POOL_B] = {"pool_b", 0, 1},           [PT_CLS_W] = {"cls_w", 0, 0},
-        [PT_CLS_B] = {"cls_b", 0, 1},
-    };
-    const int shapes[PT_COUNT][2] = {
-        [PT_WORD_EMB] = {c->vocab_size, H}, [PT_POS_EMB] = {c->max_position, H},
-        [PT_TYPE_EMB] = {c->type_vocab_size, H}, [PT_EMB_LN_W] = {H, 0}, [PT_EMB_LN_B] = {H, 0},
-        [PT_QKV_W] = {3 * H, H}, [PT_QKV_B] = {3 * H, 0}, [PT_ATTN_OUT_W] = {H, H},
-        [PT_ATTN_OUT_B] = {H, 0}, [PT_ATTN_LN_W] = {H, 0}, [PT_ATTN_LN_B] = {H, 0},
-        [PT_FFN_IN_W] = {FF, H}, [PT_FFN_IN_B] = {FF, 0}, [PT_FFN_OUT_W] = {H, FF},
-        [PT_FFN_OUT_B] = {H, 0}, [PT_FFN_LN_W] = {H, 0}, [PT_FFN_LN_B] = {H, 0},
-        [PT_POOL_W] = {H, H}, [PT_POOL_B] = {H, 0}, [PT_CLS_W] = {c->num_labels, H},
-        [PT_CLS_B] = {c->num_labels, 0},
-    };
-    info->name = table[id].name;
-    info->per_layer = table[id].per_layer;
-    info->no_decay = table[id].no_decay;
-    info->rows = shapes[id][0];
-    info->cols = shapes[id][1];
+    info->name = PARAMS[id].name;
+    info->per_layer = PARAMS[id].per_layer;
+    info->rows = dim_size(c, PARAMS[id].rows);
+    info->cols = dim_size(c, PARAMS[id].cols);
+    // The vectors are exactly the biases and LayerNorm parameters: the
+    // tensors transformers' Trainer exempts from weight decay.
+    info->no_decay = PARAMS[id].cols == DIM_NONE;
 }
 
 size_t bert_param_slice_numel(const BertConfig *cfg, ParamId id) {
@@ -141,19 +165,112 @@ static int config_check(const BertConfig *c, Err *err) {
 
 // ------------------------------------------------------------ build / free
 
-// Lays out `count` tensors back to back in one allocation.
-static real *alloc_tensors(real **ptrs[], const size_t sizes[], int count, Err *err,
-                           const char *what) {
-    size_t total = 0;
-    for (int i = 0; i < count; i++) total += sizes[i];
-    real *memory = err_calloc(err, total, sizeof(real), what);
-    if (!memory) return NULL;
-    real *p = memory;
-    for (int i = 0; i < count; i++) {
-        *ptrs[i] = sizes[i] ? p : NULL;
-        p += sizes[i];
+// Buffers are carved out of single allocations.  A layout function names
+// every tensor of its buffers once, with its size: it runs twice, first with
+// no memory to add up the bytes, then to hand out the pointers.  Each arena
+// holds one element type, so every tensor is aligned for it.
+typedef struct {
+    char *memory;  // NULL while sizing
+    size_t used;   // bytes
+} Arena;
+
+static void *carve(Arena *a, size_t bytes) {
+    void *p = a->memory && bytes ? a->memory + a->used : NULL;
+    a->used += bytes;
+    return p;
+}
+// ptr = the next n elements of the arena (NULL when n == 0)
+#define CARVE(arena, ptr, n) ((ptr) = carve((arena), sizeof *(ptr) * (size_t)(n)))
+
+typedef void LayoutFn(Bert *m, Arena *first, Arena *second);
+
+// Sizes the layout's two arenas, allocates each (zeroed) and places the
+// tensors: *memory[0] and *memory[1] are the allocations to free (memory[1]
+// is NULL for a layout that uses one arena).
+static int alloc_layout(Bert *m, LayoutFn *layout, void **memory[2], const char *what, Err *err) {
+    Arena arenas[2] = {{0}};
+    layout(m, &arenas[0], &arenas[1]);
+    for (int i = 0; i < 2; i++) {
+        if (!memory[i]) continue;
+        *memory[i] = NULL;
+        if (arenas[i].used == 0) continue;
+        *memory[i] = err_calloc(err, arenas[i].used, 1, what);
+        if (!*memory[i]) return -1;
+        arenas[i] = (Arena){*memory[i], 0};
     }
-    return memory;
+    layout(m, &arenas[0], &arenas[1]);
+    return 0;
+}
+
+// Activations (reals) and dropout masks (bytes) for max_batch x max_seq
+// tokens; with training_layout, every layer's, the masks and the dropped
+// probabilities, else one reused layer and no masks.
+static void layout_activations(Bert *m, Arena *acts, Arena *masks) {
+    const BertConfig *c = &m->cfg;
+    const size_t N = (size_t)m->max_batch * m->max_seq, H = c->hidden_size,
+                 FF = c->intermediate_size, B = m->max_batch, T = m->max_seq, NH = c->num_heads,
+                 C = c->num_labels;
+    const size_t probs = B * NH * T * T, train = m->training_layout ? 1 : 0;
+    const int slots = m->training_layout ? c->num_layers : 1;
+    CARVE(acts, m->emb_sum, N * H);
+    CARVE(acts, m->emb_mean, N);
+    CARVE(acts, m->emb_rstd, N);
+    CARVE(acts, m->emb_out, N * H);
+    CARVE(masks, m->keep_emb, train * N * H);
+    CARVE(acts, m->cls_x, B * H);
+    CARVE(acts, m->cls_in, B * H);
+    CARVE(acts, m->head_in, B * H);
+    CARVE(acts, m->pooled, B * H);
+    CARVE(acts, m->pooled_drop, B * H);
+    CARVE(masks, m->keep_pooled, train * B * H);
+    CARVE(masks, m->keep_head_in, train * B * H);
+    CARVE(acts, m->logits, B * C);
+    CARVE(acts, m->dlogits, B * C);
+    CARVE(acts, m->attn_scratch, (size_t)m->nthreads * attention_scratch_floats((int)T));
+    for (int l = 0; l < slots; l++) {
+        LayerActs *a = &m->layers[l];
+        CARVE(acts, a->qkv, N * 3 * H);
+        CARVE(acts, a->scores, probs);
+        CARVE(acts, a->probs, probs);
+        CARVE(acts, a->probs_drop, train * probs);
+        CARVE(masks, a->keep_probs, train * probs);
+        CARVE(acts, a->aux, B * NH * T);
+        CARVE(acts, a->ctx, N * H);
+        CARVE(acts, a->attn_res, N * H);
+        CARVE(masks, a->keep_attn, train * N * H);
+        CARVE(acts, a->ln1_mean, N);
+        CARVE(acts, a->ln1_rstd, N);
+        CARVE(acts, a->ln1_out, N * H);
+        CARVE(acts, a->ffn_pre, N * FF);
+        CARVE(acts, a->ffn_act, N * FF);
+        CARVE(acts, a->ffn_res, N * H);
+        CARVE(masks, a->keep_ffn, train * N * H);
+        CARVE(acts, a->ln2_mean, N);
+        CARVE(acts, a->ln2_rstd, N);
+        CARVE(acts, a->ln2_out, N * H);
+    }
+}
+
+// The backward's work buffers (reals); nothing in the second arena.
+static void layout_grad_buffers(Bert *m, Arena *bufs, Arena *unused) {
+    const size_t N = (size_t)m->max_batch * m->max_seq, H = m->cfg.hidden_size,
+                 FF = m->cfg.intermediate_size, B = m->max_batch;
+    CARVE(bufs, m->d_x, N * H);
+    CARVE(bufs, m->d_tmp, N * H);
+    CARVE(bufs, m->d_qkv, N * 3 * H);
+    CARVE(bufs, m->d_ctx, N * H);
+    CARVE(bufs, m->d_ffn, N * FF);
+    CARVE(bufs, m->d_pooled, B * H);
+}
+
+// The copy of the last forward's input (ints) and the sparsity counters.
+static void layout_inputs(Bert *m, Arena *ints, Arena *counters) {
+    const size_t N = (size_t)m->max_batch * m->max_seq, L = m->cfg.num_layers;
+    CARVE(ints, m->ids, N);
+    CARVE(ints, m->type_ids, N);
+    CARVE(ints, m->lengths, m->max_batch);
+    CARVE(counters, m->zeros, L);
+    CARVE(counters, m->zero_total, L);
 }
 
 static void free_activations(Bert *m) {
@@ -165,83 +282,19 @@ static void free_activations(Bert *m) {
     m->layers = NULL;
 }
 
-// Allocates activations for `slots` layers; masks and dropped
-// probabilities only when training.
-static int alloc_activations(Bert *m, int slots, int training, Err *err) {
-    const BertConfig *c = &m->cfg;
-    const size_t N = (size_t)m->max_batch * m->max_seq, H = c->hidden_size,
-                 FF = c->intermediate_size, B = m->max_batch, T = m->max_seq, NH = c->num_heads,
-                 C = c->num_labels;
-    const size_t probs = B * NH * T * T;
+static int alloc_activations(Bert *m, int training, Err *err) {
     free_activations(m);
-    m->num_layer_slots = slots;
-    m->layers = err_calloc(err, (size_t)slots, sizeof(LayerActs), "layer activation table");
+    m->loss_ready = 0;  // the activations a loss was taken from are gone
+    m->training_layout = training;
+    m->layers = err_calloc(err, training ? (size_t)m->cfg.num_layers : 1, sizeof(LayerActs),
+                           "layer activation table");
     if (!m->layers) return -1;
-
-    enum { FIXED = 13, PER_LAYER = 16 };
-    size_t count = FIXED + (size_t)PER_LAYER * slots;
-    real ***ptrs = err_calloc(err, count, sizeof(real **), "activation table");
-    size_t *sizes = err_calloc(err, count, sizeof(size_t), "activation table");
-    if (!ptrs || !sizes) {
-        free(ptrs);
-        free(sizes);
-        return -1;
-    }
-    int k = 0;
-#define ACT(ptr, n) (ptrs[k] = &(ptr), sizes[k++] = (n))
-    ACT(m->emb_sum, N * H);
-    ACT(m->emb_mean, N);
-    ACT(m->emb_rstd, N);
-    ACT(m->emb_out, N * H);
-    ACT(m->cls_ctx, B * H);
-    ACT(m->cls_x, B * H);
-    ACT(m->cls_in, B * H);
-    ACT(m->head_in, B * H);
-    ACT(m->pooled, B * H);
-    ACT(m->pooled_drop, B * H);
-    ACT(m->logits, B * C);
-    ACT(m->dlogits, B * C);
-    ACT(m->attn_scratch, (size_t)m->nthreads * attention_scratch_floats((int)T));
-    for (int l = 0; l < slots; l++) {
-        LayerActs *a = &m->layers[l];
-        ACT(a->qkv, N * 3 * H);
-        ACT(a->scores, probs);
-        ACT(a->probs, probs);
-        ACT(a->probs_drop, training ? probs : 0);
-        ACT(a->aux, B * NH * T);
-        ACT(a->ctx, N * H);
-        ACT(a->attn_res, N * H);
-        ACT(a->ln1_mean, N);
-        ACT(a->ln1_rstd, N);
-        ACT(a->ln1_out, N * H);
-        ACT(a->ffn_pre, N * FF);
-        ACT(a->ffn_act, N * FF);
-        ACT(a->ffn_res, N * H);
-        ACT(a->ln2_mean, N);
-        ACT(a->ln2_rstd, N);
-        ACT(a->ln2_out, N * H);
-    }
-#undef ACT
-    m->act_memory = alloc_tensors(ptrs, sizes, k, err, "activations");
-    free(ptrs);
-    free(sizes);
-    if (!m->act_memory) return -1;
-    if (training) {
-        size_t per_layer = probs + 2 * N * H;
-        m->mask_memory = err_calloc(err, N * H + 2 * B * H + per_layer * slots, 1, "dropout masks");
-        if (!m->mask_memory) return -1;
-        uint8_t *p = m->mask_memory;
-        m->keep_emb = p, p += N * H;
-        m->keep_pooled = p, p += B * H;
-        m->keep_head_in = p, p += B * H;
-        for (int l = 0; l < slots; l++) {
-            m->layers[l].keep_probs = p, p += probs;
-            m->layers[l].keep_attn = p, p += N * H;
-            m->layers[l].keep_ffn = p, p += N * H;
-        }
-    }
-    return 0;
+    return alloc_layout(m, layout_activations, (void **[2]){&m->act_memory, &m->mask_memory},
+                        "activations", err);
 }
+
+// The activations of layer l (inference reuses one set for every layer).
+static LayerActs *layer_acts(Bert *m, int l) { return &m->layers[m->training_layout ? l : 0]; }
 
 void bert_set_threads(int n) {
     omp_set_num_threads(n);
@@ -272,16 +325,13 @@ Bert *bert_build(const BertConfig *cfg, int max_batch, int max_seq, Err *err) {
     }
     m->num_params = offset;
     m->params = err_calloc(err, m->num_params, sizeof(real), "parameters");
-    m->ids = err_calloc(err, (size_t)max_batch * max_seq * 2 + max_batch, sizeof(int),
-                        "input copy");
-    m->zeros = err_calloc(err, 2 * (size_t)cfg->num_layers, sizeof(uint64_t), "zero counters");
-    if (!m->params || !m->ids || !m->zeros || alloc_activations(m, 1, 0, err) != 0) {
+    if (!m->params ||
+        alloc_layout(m, layout_inputs, (void **[2]){&m->input_memory, &m->counter_memory},
+                     "input copy", err) != 0 ||
+        alloc_activations(m, 0, err) != 0) {
         bert_free(m);
         return NULL;
     }
-    m->type_ids = m->ids + (size_t)max_batch * max_seq;
-    m->lengths = m->type_ids + (size_t)max_batch * max_seq;
-    m->zero_total = m->zeros + cfg->num_layers;
     return m;
 }
 
@@ -291,8 +341,8 @@ void bert_free(Bert *m) {
     free(m->params);
     free(m->grads);
     free(m->grad_memory);
-    free(m->ids);
-    free(m->zeros);
+    free(m->input_memory);
+    free(m->counter_memory);
     free(m);
 }
 
@@ -310,16 +360,14 @@ real *bert_param(Bert *m, ParamId id) { return m->params + m->param_offset[id]; 
 
 int bert_enable_grads(Bert *m, Err *err) {
     if (m->grads) return 0;
-    const size_t N = (size_t)m->max_batch * m->max_seq, H = m->cfg.hidden_size,
-                 FF = m->cfg.intermediate_size, B = m->max_batch;
-    if (alloc_activations(m, m->cfg.num_layers, 1, err) != 0) return -1;
+    if (alloc_activations(m, 1, err) != 0) return -1;
+    free(m->grad_memory);
+    if (alloc_layout(m, layout_grad_buffers, (void **[2]){&m->grad_memory, NULL},
+                     "gradient work buffers", err) != 0)
+        return -1;
+    // Set last: m->grads means everything the backward needs is there.
     m->grads = err_calloc(err, m->num_params, sizeof(real), "gradients");
-    if (!m->grads) return -1;
-    real **ptrs[] = {&m->d_x,   &m->d_tmp, &m->d_qkv,     &m->d_ctx,  &m->d_ffn,
-                     &m->d_cls, &m->d_pooled, &m->d_cls_ctx, &m->d_cls_x};
-    size_t sizes[] = {N * H, N * H, N * 3 * H, N * H, N * FF, B * H, B * H, B * H, B * H};
-    m->grad_memory = alloc_tensors(ptrs, sizes, 9, err, "gradient work buffers");
-    return m->grad_memory ? 0 : -1;
+    return m->grads ? 0 : -1;
 }
 
 real *bert_grads(Bert *m, size_t *count) {
@@ -391,11 +439,35 @@ static void maybe_dropout(real *x, uint8_t *keep, long n, float p, const Bert *m
     if (m->training && p > 0) dropout_forward(x, keep, n, p, m->dropout.seed, site);
 }
 
-// out [B, H] = rows b * T of in [B * T, H]
-static void gather_cls(real *out, const real *in, int B, int T, int H) {
+// out [B, H] = rows b * T of in [B * T, H]: the [CLS] rows.  out may be in
+// (the rows move down in place).
+static void take_cls_rows(real *out, const real *in, int B, int T, int H) {
     for (int b = 0; b < B; b++)
-        memcpy(out + (size_t)b * H, in + (size_t)b * T * H, sizeof(real) * H);
+        memmove(out + (size_t)b * H, in + (size_t)b * T * H, sizeof(real) * H);
 }
+
+// The inverse, in place: x [B, H] becomes x [B * T, H] with row b at b * T
+// and zeros in every other row.  Rows move up from the last, so none is
+// overwritten before it has moved.
+static void spread_cls_rows(real *x, int B, int T, int H) {
+    for (int b = B - 1; b >= 0; b--) {
+        memmove(x + (size_t)b * T * H, x + (size_t)b * H, sizeof(real) * H);
+        memset(x + ((size_t)b * T + 1) * H, 0, sizeof(real) * (size_t)(T - 1) * H);
+    }
+}
+
+// Only the [CLS] row of the last layer reaches the head, so unless every
+// token's output is wanted (or attention zeros are being counted), the last
+// layer runs its queries and everything after attention on the [CLS] rows
+// only: about a seventh of the work of a forward and backward.  Its output
+// is then [B, H] instead of [B * T, H].
+static int cls_only_layer(const Bert *m, int l) {
+    return m->last_cls_only && l == m->cfg.num_layers - 1;
+}
+
+// Rows per sequence in the last layer's output (and its gradient): 1 when it
+// ran on [CLS] rows only, else T.
+static int last_rows_per_seq(const Bert *m) { return m->last_cls_only ? 1 : m->T; }
 
 // What follows attention in a layer, over R rows (all tokens, or the [CLS]
 // rows of the last layer): output projection, dropout, residual, LayerNorm,
@@ -420,17 +492,78 @@ static void post_attention_forward(Bert *m, LayerActs *a, const LayerParams *p, 
                       c->layer_norm_eps);
 }
 
+// post_attention_forward of the last layer on its [CLS] rows.  Attention
+// (cls_only) left the [CLS] queries' context in rows b * T of a->ctx; they
+// move to its first B rows, the backward's input there.  x [B * T, H] is the
+// layer's input; its [CLS] rows (cls_x) feed the residual.  a->ln2_out [B, H].
+static void last_layer_forward_cls(Bert *m, LayerActs *a, const LayerParams *p, int l,
+                                   const real *x) {
+    const int B = m->B, T = m->T, H = m->cfg.hidden_size;
+    take_cls_rows(a->ctx, a->ctx, B, T, H);
+    take_cls_rows(m->cls_x, x, B, T, H);
+    post_attention_forward(m, a, p, l, a->ctx, m->cls_x, B);
+}
+
+// One encoder layer: x [B * T, H] in, the layer's output (a->ln2_out) out.
+static const real *layer_forward(Bert *m, int l, const real *x, AttentionDims *dims) {
+    const int N = m->B * m->T, H = m->cfg.hidden_size;
+    LayerActs *a = layer_acts(m, l);
+    LayerParams p = layer_params(m, m->params, l);
+    linear_forward(a->qkv, x, p.qkv_w, p.qkv_b, N, H, 3 * H);
+    dims->site = layer_site(l, SITE_PROBS);
+    dims->cls_only = cls_only_layer(m, l);
+    attention_forward(a->ctx, a->scores, a->probs, a->probs_drop, a->keep_probs, a->aux, a->qkv,
+                      dims, m->count_zeros ? &m->zeros[l] : NULL,
+                      m->count_zeros ? &m->zero_total[l] : NULL);
+    if (dims->cls_only)
+        last_layer_forward_cls(m, a, &p, l, x);
+    else
+        post_attention_forward(m, a, &p, l, a->ctx, x, N);
+    return a->ln2_out;
+}
+
+// The classification head on the [CLS] rows of the last layer's output out:
+// (XLM-R: dropout,) pooler dense + tanh, dropout, classifier -> logits.
+static void head_forward(Bert *m, const real *out) {
+    const BertConfig *c = &m->cfg;
+    const int B = m->B, H = c->hidden_size, C = c->num_labels;
+    take_cls_rows(m->cls_in, out, B, last_rows_per_seq(m), H);
+    if (c->head == HEAD_XLMR) {
+        memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
+        maybe_dropout(m->head_in, m->keep_head_in, (long)B * H, m->dropout.classifier, m,
+                      SITE_HEAD_IN);
+    }
+    linear_forward(m->pooled, pooler_input(m), bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B),
+                   B, H, H);
+    for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
+    memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
+    maybe_dropout(m->pooled_drop, m->keep_pooled, (long)B * H, m->dropout.classifier, m,
+                  SITE_POOLED);
+    linear_forward(m->logits, m->pooled_drop, bert_param(m, PT_CLS_W), bert_param(m, PT_CLS_B), B,
+                   H, C);
+}
+
+static AttentionDims attention_dims(Bert *m) {
+    const BertConfig *c = &m->cfg;
+    return (AttentionDims){.B = m->B, .T = m->T, .H = c->hidden_size, .NH = c->num_heads,
+                           .lengths = m->lengths, .map = c->attn,
+                           .dropout = m->training ? m->dropout.attention : 0.0f,
+                           .seed = m->dropout.seed, .scratch = m->attn_scratch,
+                           .scratch_stride = attention_scratch_floats(m->max_seq)};
+}
+
 int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err) {
+    m->loss_ready = 0;
     if (check_input(m, in, err) != 0) return -1;
     const BertConfig *c = &m->cfg;
-    const int B = in->batch, T = in->seq, N = B * T, H = c->hidden_size,
-              L = c->num_layers, C = c->num_labels;
+    const int B = in->batch, T = in->seq, N = B * T, H = c->hidden_size;
     if (dropout && !m->grads)
         return err_set(err, "model: training forward (dropout) needs bert_enable_grads first");
     m->B = B;
     m->T = T;
     m->training = dropout != NULL;
     m->dropout = dropout ? *dropout : (Dropout){0};
+    m->last_cls_only = !m->all_tokens && !m->count_zeros;
     memcpy(m->ids, in->ids, sizeof(int) * N);
     memcpy(m->type_ids, in->type_ids, sizeof(int) * N);
     memcpy(m->lengths, in->lengths, sizeof(int) * B);
@@ -441,58 +574,16 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
     layernorm_forward(m->emb_out, m->emb_mean, m->emb_rstd, m->emb_sum, bert_param(m, PT_EMB_LN_W),
                       bert_param(m, PT_EMB_LN_B), N, H, c->layer_norm_eps);
     maybe_dropout(m->emb_out, m->keep_emb, (long)N * H, m->dropout.hidden, m, SITE_EMB);
-
-    AttentionDims dims = {.B = B, .T = T, .H = H, .NH = c->num_heads, .lengths = m->lengths,
-                          .map = c->attn, .dropout = m->training ? m->dropout.attention : 0.0f,
-                          .seed = m->dropout.seed, .scratch = m->attn_scratch,
-                          .scratch_stride = attention_scratch_floats(m->max_seq)};
-    // Only the [CLS] row of the last layer reaches the head, so unless every
-    // token's output is wanted (or attention zeros are being counted), the
-    // last layer runs its queries and everything after attention on [CLS]
-    // rows only: about a seventh of the work of a forward and backward.
-    m->last_cls_only = !m->all_tokens && !m->count_zeros;
+    AttentionDims dims = attention_dims(m);
     const real *x = m->emb_out;
-    for (int l = 0; l < L; l++) {
-        LayerActs *a = &m->layers[m->num_layer_slots > 1 ? l : 0];
-        LayerParams p = layer_params(m, m->params, l);
-        int cls_only = m->last_cls_only && l == L - 1;
-        linear_forward(a->qkv, x, p.qkv_w, p.qkv_b, N, H, 3 * H);
-        dims.site = layer_site(l, SITE_PROBS);
-        dims.cls_only = cls_only;
-        attention_forward(a->ctx, a->scores, a->probs, a->probs_drop, a->keep_probs, a->aux, a->qkv,
-                          &dims, m->count_zeros ? &m->zeros[l] : NULL,
-                          m->count_zeros ? &m->zero_total[l] : NULL);
-        if (cls_only) {
-            gather_cls(m->cls_ctx, a->ctx, B, T, H);
-            gather_cls(m->cls_x, x, B, T, H);
-            post_attention_forward(m, a, &p, l, m->cls_ctx, m->cls_x, B);
-            memcpy(m->cls_in, a->ln2_out, sizeof(real) * B * H);
-        } else {
-            post_attention_forward(m, a, &p, l, a->ctx, x, N);
-            if (l == L - 1) gather_cls(m->cls_in, a->ln2_out, B, T, H);
-        }
-        x = a->ln2_out;
-    }
-
-    const real *pool_in = pooler_input(m);
-    if (c->head == HEAD_XLMR) {
-        memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
-        maybe_dropout(m->head_in, m->keep_head_in, (long)B * H, m->dropout.classifier, m,
-                      SITE_HEAD_IN);
-    }
-    linear_forward(m->pooled, pool_in, bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B), B, H, H);
-    for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
-    memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
-    maybe_dropout(m->pooled_drop, m->keep_pooled, (long)B * H, m->dropout.classifier, m,
-                  SITE_POOLED);
-    linear_forward(m->logits, m->pooled_drop, bert_param(m, PT_CLS_W), bert_param(m, PT_CLS_B), B,
-                   H, C);
+    for (int l = 0; l < c->num_layers; l++) x = layer_forward(m, l, x, &dims);
+    head_forward(m, x);
     return 0;
 }
 
 const real *bert_hidden(const Bert *m) {
     if (m->last_cls_only) return NULL;
-    return m->layers[m->num_layer_slots > 1 ? m->cfg.num_layers - 1 : 0].ln2_out;
+    return m->layers[m->training_layout ? m->cfg.num_layers - 1 : 0].ln2_out;
 }
 
 void bert_output_all_tokens(Bert *m, int on) { m->all_tokens = on; }
@@ -521,6 +612,7 @@ real bert_loss(Bert *m, const int *labels, const real *targets) {
         for (int k = 0; k < C; k++)
             dz[k] = (real)(exp((double)(z[k] - zmax)) / sum - (k == labels[b])) / B;
     }
+    m->loss_ready = 1;
     return (real)(total / B);
 }
 
@@ -528,6 +620,22 @@ real bert_loss(Bert *m, const int *labels, const real *targets) {
 
 static void maybe_dropout_backward(real *d, const uint8_t *keep, long n, float p, const Bert *m) {
     if (m->training && p > 0) dropout_backward(d, d, keep, n, p);
+}
+
+// Backward of head_forward: dlogits in; m->d_x out, dL/d(the last layer's
+// output), zero but on the [CLS] rows.
+static void head_backward(Bert *m) {
+    const BertConfig *c = &m->cfg;
+    const int B = m->B, H = c->hidden_size, C = c->num_labels;
+    linear_backward(m->d_pooled, bert_grad(m, PT_CLS_W), bert_grad(m, PT_CLS_B), m->dlogits,
+                    m->pooled_drop, bert_param(m, PT_CLS_W), B, H, C, 0);
+    maybe_dropout_backward(m->d_pooled, m->keep_pooled, (long)B * H, m->dropout.classifier, m);
+    for (long i = 0; i < (long)B * H; i++) m->d_pooled[i] *= 1.0f - m->pooled[i] * m->pooled[i];
+    linear_backward(m->d_x, bert_grad(m, PT_POOL_W), bert_grad(m, PT_POOL_B), m->d_pooled,
+                    pooler_input(m), bert_param(m, PT_POOL_W), B, H, H, 0);
+    if (c->head == HEAD_XLMR)
+        maybe_dropout_backward(m->d_x, m->keep_head_in, (long)B * H, m->dropout.classifier, m);
+    spread_cls_rows(m->d_x, B, last_rows_per_seq(m), H);
 }
 
 // Backward of post_attention_forward over R rows.  d_out [R, H] is dL/d
@@ -557,65 +665,54 @@ static void post_attention_backward(Bert *m, LayerActs *a, const LayerParams *p,
     linear_backward(d_ctx, dp->out_w, dp->out_b, m->d_tmp, ctx, p->out_w, R, H, H, 0);
 }
 
-int bert_backward(Bert *m, Err *err) {
-    if (!m->grads || m->num_layer_slots != m->cfg.num_layers)
-        return err_set(err, "model: backward needs bert_enable_grads before the forward");
-    const BertConfig *c = &m->cfg;
-    const int B = m->B, T = m->T, N = B * T, H = c->hidden_size,
-              L = c->num_layers, C = c->num_labels;
-    real *g = m->grads;
-#define GRAD(id) (g + m->param_offset[id])
+// Backward of last_layer_forward_cls: m->d_x [B, H] in (dL/d output rows);
+// m->d_ctx and m->d_x [B * T, H] out, zero but on the [CLS] rows, as the
+// all-token path leaves them.
+static void last_layer_backward_cls(Bert *m, LayerActs *a, const LayerParams *p,
+                                    const LayerParams *dp) {
+    const int B = m->B, T = m->T, H = m->cfg.hidden_size;
+    post_attention_backward(m, a, p, dp, a->ctx, B, m->d_x, m->d_ctx, m->d_x);
+    spread_cls_rows(m->d_ctx, B, T, H);
+    spread_cls_rows(m->d_x, B, T, H);
+}
 
-    // classifier and pooler
-    linear_backward(m->d_pooled, GRAD(PT_CLS_W), GRAD(PT_CLS_B), m->dlogits, m->pooled_drop,
-                    bert_param(m, PT_CLS_W), B, H, C, 0);
-    maybe_dropout_backward(m->d_pooled, m->keep_pooled, (long)B * H, m->dropout.classifier, m);
-    for (long i = 0; i < (long)B * H; i++) m->d_pooled[i] *= 1.0f - m->pooled[i] * m->pooled[i];
-    linear_backward(m->d_cls, GRAD(PT_POOL_W), GRAD(PT_POOL_B), m->d_pooled, pooler_input(m),
-                    bert_param(m, PT_POOL_W), B, H, H, 0);
-    if (c->head == HEAD_XLMR)
-        maybe_dropout_backward(m->d_cls, m->keep_head_in, (long)B * H, m->dropout.classifier, m);
-    AttentionDims dims = {.B = B, .T = T, .H = H, .NH = c->num_heads, .lengths = m->lengths,
-                          .map = c->attn, .dropout = m->training ? m->dropout.attention : 0.0f,
-                          .seed = m->dropout.seed, .scratch = m->attn_scratch,
-                          .scratch_stride = attention_scratch_floats(m->max_seq)};
-    // d_x holds dL/d(layer output); each layer turns it into dL/d(layer input).
-    for (int l = L - 1; l >= 0; l--) {
-        LayerActs *a = &m->layers[l];
-        LayerParams p = layer_params(m, m->params, l);
-        LayerParams dp = layer_params(m, g, l);
-        const real *x = l > 0 ? m->layers[l - 1].ln2_out : m->emb_out;
-        dims.cls_only = m->last_cls_only && l == L - 1;
-        if (dims.cls_only) {
-            // d_cls is dL/d(last layer output) on the [CLS] rows, the only rows.
-            post_attention_backward(m, a, &p, &dp, m->cls_ctx, B, m->d_cls, m->d_cls_ctx, m->d_cls_x);
-            memset(m->d_ctx, 0, sizeof(real) * N * H);
-            memset(m->d_x, 0, sizeof(real) * N * H);
-            for (int b = 0; b < B; b++) {
-                memcpy(m->d_ctx + (size_t)b * T * H, m->d_cls_ctx + (size_t)b * H, sizeof(real) * H);
-                memcpy(m->d_x + (size_t)b * T * H, m->d_cls_x + (size_t)b * H, sizeof(real) * H);
-            }
-        } else {
-            if (l == L - 1) {
-                memset(m->d_x, 0, sizeof(real) * N * H);
-                for (int b = 0; b < B; b++)
-                    memcpy(m->d_x + (size_t)b * T * H, m->d_cls + (size_t)b * H, sizeof(real) * H);
-            }
-            post_attention_backward(m, a, &p, &dp, a->ctx, N, m->d_x, m->d_ctx, m->d_x);
-        }
-        attention_backward(m->d_qkv, m->d_ctx, a->qkv, a->scores, a->probs, a->probs_drop,
-                           a->keep_probs, a->aux, &dims);
-        linear_backward(m->d_x, dp.qkv_w, dp.qkv_b, m->d_qkv, x, p.qkv_w, N, H, 3 * H, 1);
-    }
+// Backward of layer_forward: m->d_x holds dL/d(layer output) and becomes
+// dL/d(layer input).
+static void layer_backward(Bert *m, int l, AttentionDims *dims) {
+    const int N = m->B * m->T, H = m->cfg.hidden_size;
+    LayerActs *a = layer_acts(m, l);
+    LayerParams p = layer_params(m, m->params, l), dp = layer_params(m, m->grads, l);
+    const real *x = l > 0 ? layer_acts(m, l - 1)->ln2_out : m->emb_out;
+    dims->cls_only = cls_only_layer(m, l);
+    if (dims->cls_only)
+        last_layer_backward_cls(m, a, &p, &dp);
+    else
+        post_attention_backward(m, a, &p, &dp, a->ctx, N, m->d_x, m->d_ctx, m->d_x);
+    attention_backward(m->d_qkv, m->d_ctx, a->qkv, a->scores, a->probs, a->probs_drop,
+                       a->keep_probs, a->aux, dims);
+    linear_backward(m->d_x, dp.qkv_w, dp.qkv_b, m->d_qkv, x, p.qkv_w, N, H, 3 * H, 1);
+}
+
+int bert_backward(Bert *m, Err *err) {
+    if (!m->grads)
+        return err_set(err, "model: backward needs bert_enable_grads before the forward");
+    if (!m->loss_ready)
+        return err_set(err, "model: backward needs bert_loss after the last forward (its "
+                            "gradient is where the backward starts)");
+    const BertConfig *c = &m->cfg;
+    const int B = m->B, T = m->T, N = B * T, H = c->hidden_size;
+    head_backward(m);
+    AttentionDims dims = attention_dims(m);
+    for (int l = c->num_layers - 1; l >= 0; l--) layer_backward(m, l, &dims);
 
     // embeddings
     maybe_dropout_backward(m->d_x, m->keep_emb, (long)N * H, m->dropout.hidden, m);
     memset(m->d_tmp, 0, sizeof(real) * N * H);
-    layernorm_backward(m->d_tmp, GRAD(PT_EMB_LN_W), GRAD(PT_EMB_LN_B), m->d_x, m->emb_sum,
-                       bert_param(m, PT_EMB_LN_W), m->emb_mean, m->emb_rstd, N, H);
-    embeddings_backward(GRAD(PT_WORD_EMB), GRAD(PT_POS_EMB), GRAD(PT_TYPE_EMB), m->d_tmp, m->ids,
-                        m->type_ids, m->lengths, B, T, H, c->position_offset);
-#undef GRAD
+    layernorm_backward(m->d_tmp, bert_grad(m, PT_EMB_LN_W), bert_grad(m, PT_EMB_LN_B), m->d_x,
+                       m->emb_sum, bert_param(m, PT_EMB_LN_W), m->emb_mean, m->emb_rstd, N, H);
+    embeddings_backward(bert_grad(m, PT_WORD_EMB), bert_grad(m, PT_POS_EMB),
+                        bert_grad(m, PT_TYPE_EMB), m->d_tmp, m->ids, m->type_ids, m->lengths, B, T,
+                        H, c->position_offset);
     return 0;
 }
 
@@ -629,5 +726,6 @@ void bert_zero_counts(const Bert *m, const uint64_t **zeros, const uint64_t **to
 }
 
 void bert_reset_zero_counts(Bert *m) {
-    memset(m->zeros, 0, sizeof(uint64_t) * 2 * m->cfg.num_layers);
+    memset(m->zeros, 0, sizeof(uint64_t) * m->cfg.num_layers);
+    memset(m->zero_total, 0, sizeof(uint64_t) * m->cfg.num_layers);
 }

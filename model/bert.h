@@ -22,10 +22,7 @@ typedef struct {
     int max_position;       // rows of the position table
     int type_vocab_size;
     int position_offset;    // first position id: 0 for BERT, pad_token_id + 1 for RoBERTa
-    int pad_token_id;
     float layer_norm_eps;
-    float hidden_dropout;     // from the checkpoint; train/ may override
-    float attention_dropout;
     int num_labels;  // classifier outputs; 1 means regression (MSE)
     // BERT: pooler inside the encoder, then classifier.  XLM-RoBERTa: the
     // same dense + tanh + linear as one head outside the encoder
@@ -128,6 +125,7 @@ const real *bert_logits(const Bert *model);  // [B, C]
 real bert_loss(Bert *model, const int *labels, const real *targets);
 
 // Backward of the last forward + loss; accumulates into the gradients.
+// Fails (err says why) unless bert_loss ran after the last bert_forward.
 int bert_backward(Bert *model, Err *err);
 
 // Attention sparsity counters: probabilities exactly 0 among real keys, for

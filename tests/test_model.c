@@ -380,6 +380,48 @@ START_TEST(xlmr_tokens_and_gradients) {
 }
 END_TEST
 
+// bert_backward starts from the loss's gradient: it refuses to run unless
+// bert_loss ran after the last forward (and then leaves the gradients alone).
+START_TEST(backward_needs_loss_after_forward) {
+    StFile *f = golden_open(TEST_GOLDEN_DIR "/grad_softmax_pair.safetensors");
+    GoldenBatch g = golden_batch(f);
+    int *labels = golden_i32(f, "labels", NULL);
+    Bert *m = load_model(TEST_GOLDEN_DIR "/tiny_bert", g.B, g.T);
+    Err err;
+    ck_assert_int_eq(bert_enable_grads(m, &err), 0);
+    size_t n;
+    bert_grads(m, &n);
+    BertInput in = {g.B, g.T, g.ids, g.types, g.lengths};
+    int fwd_only = 0;
+    for (int round = 0; round < 4; round++) {
+        // 0: nothing ran yet; 1: forward only; 2: forward + loss; 3: a new forward.
+        if (round == 1 || round == 3) ck_assert_int_eq(bert_forward(m, &in, NULL, &err), 0);
+        if (round == 2) bert_loss(m, labels, NULL);
+        bert_zero_grads(m);
+        int rc = bert_backward(m, &err);
+        const float *grads = bert_grads(m, NULL);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < n; i++) nonzero += grads[i] != 0;
+        if (round == 2) {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_uint_gt(nonzero, n / 2);
+            continue;
+        }
+        fwd_only += round != 0;
+        ck_assert_int_eq(rc, -1);
+        ck_assert_msg(strstr(err.msg, "bert_loss after the last forward"), "round %d: %s", round,
+                      err.msg);
+        ck_assert_msg(nonzero == 0, "round %d: a refused backward wrote %zu gradients", round,
+                      nonzero);
+    }
+    ck_assert_int_eq(fwd_only, 2);
+    free(labels);
+    bert_free(m);
+    golden_batch_free(&g);
+    st_close(f);
+}
+END_TEST
+
 // Bridge for the double-precision suite (tests/test_model_f64.c): the
 // tiny checkpoint's parameters, loaded by the float engine, as doubles in
 // the shared layout, plus the HF name table.
@@ -410,6 +452,7 @@ Suite *model_suite(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, gradients_match_autograd, 0, 2 * GRAD_CASES);
     tcase_add_test(tc, xlmr_tokens_and_gradients);
+    tcase_add_test(tc, backward_needs_loss_after_forward);
     suite_add_tcase(s, tc);
     return s;
 }

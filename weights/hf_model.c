@@ -146,22 +146,23 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
         cfg_int(&r, "intermediate_size", 3072, &c->intermediate_size) ||
         cfg_int(&r, "max_position_embeddings", 512, &c->max_position) ||
         cfg_int(&r, "type_vocab_size", 2, &c->type_vocab_size) ||
-        cfg_int(&r, "pad_token_id", 0, &c->pad_token_id) ||
+        cfg_int(&r, "pad_token_id", 0, &out->pad_token_id) ||
         cfg_float(&r, "layer_norm_eps", 1e-12f, &c->layer_norm_eps) ||
-        cfg_float(&r, "hidden_dropout_prob", 0.1f, &c->hidden_dropout) ||
-        cfg_float(&r, "attention_probs_dropout_prob", 0.1f, &c->attention_dropout) ||
+        cfg_float(&r, "hidden_dropout_prob", 0.1f, &out->dropout.hidden) ||
+        cfg_float(&r, "attention_probs_dropout_prob", 0.1f, &out->dropout.attention) ||
         cfg_float(&r, "initializer_range", 0.02f, &out->initializer_range) ||
-        cfg_float(&r, "classifier_dropout", c->hidden_dropout, &out->classifier_dropout) ||
+        cfg_float(&r, "classifier_dropout", out->dropout.hidden, &out->dropout.classifier) ||
         read_labels(&r, out))
         goto done;
-    if (c->hidden_dropout < 0 || c->hidden_dropout >= 1 || c->attention_dropout < 0 ||
-        c->attention_dropout >= 1 || out->classifier_dropout < 0 || out->classifier_dropout >= 1) {
+    const Dropout *d = &out->dropout;
+    if (d->hidden < 0 || d->hidden >= 1 || d->attention < 0 || d->attention >= 1 ||
+        d->classifier < 0 || d->classifier >= 1) {
         err_set(err, "%s: dropout probabilities must be in [0, 1)", path);
         goto done;
     }
     // XLM-R numbers positions from padding_idx + 1 and puts dropout before
     // its head's dense layer as well.
-    c->position_offset = xlmr ? c->pad_token_id + 1 : 0;
+    c->position_offset = xlmr ? out->pad_token_id + 1 : 0;
     c->head = xlmr ? HEAD_XLMR : HEAD_BERT;
     c->attn = (AttnMap){ATTN_SOFTMAX, 0.0f};
     if (attn_fn) {

@@ -17,7 +17,10 @@ typedef struct {
     BertConfig bert;        // architecture; num_labels from id2label / num_labels
     char model_type[32];    // "bert" or "xlm-roberta"
     float initializer_range;
-    float classifier_dropout;  // classifier_dropout, else hidden_dropout_prob
+    int pad_token_id;
+    // What the file says: hidden_dropout_prob, attention_probs_dropout_prob,
+    // classifier_dropout (else hidden_dropout_prob); seed 0.
+    Dropout dropout;
     int has_label_names;    // id2label present with non-generic names
     int num_label_names;
     char label_names[HF_MAX_LABELS][HF_LABEL_MAX];  // id -> name
