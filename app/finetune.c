@@ -10,7 +10,7 @@
 
 #include "app/score_print.h"
 #include "util/fileio.h"
-#include "util/rng.h"
+#include "train/step.h"
 #include "weights/checkpoint.h"
 
 enum { MAX_DEV_SPLITS = 4 };
@@ -248,7 +248,7 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
 // ------------------------------------------------------------ setup
 
 // The run's dropout: --dropout for all three sites, else what the
-// checkpoint's config.json says; the seed is the run's (each step hashes it
+// checkpoint's config.json says; the seed is the run's (train_step hashes it
 // with the step).
 static Dropout run_dropout(const HfConfig *hc, const TrainOptions *o) {
     Dropout d = o->dropout_given ? (Dropout){o->dropout, o->dropout, o->dropout, 0} : hc->dropout;
@@ -339,37 +339,26 @@ static void teardown(Trainer *t) {
 
 // ------------------------------------------------------------ the loop
 
-static int train_step(Trainer *t, float *loss, double *grad_norm, float *lr, long *tokens,
-                      Err *err) {
+// The batch of step t->step: batch t->step % batches_per_epoch of its
+// epoch's plan.
+static const Batch *next_batch(Trainer *t, Err *err) {
     const TrainOptions *o = t->opt;
     int epoch = (int)(t->step / t->batches_per_epoch), k = (int)(t->step % t->batches_per_epoch);
     if (t->plan_epoch != epoch) {
         plan_free(t->plan);
         t->plan = plan_train(tokset_lengths(t->train_ts), tokset_size(t->train_ts),
                              o->data.batch_size, o->seed, epoch, err);
-        if (!t->plan) return -1;
+        if (!t->plan) return NULL;
         t->plan_epoch = epoch;
     }
     const int *rows;
     int n = plan_batch(t->plan, k, &rows);
-    if (batch_fill(t->batch, t->train_ts, rows, n, err) != 0) return -1;
-    Batch *b = t->batch;
-    *tokens = 0;
-    for (int i = 0; i < b->size; i++) *tokens += b->lengths[i];
-    Dropout drop = t->dropout;
-    drop.seed = rng_hash(t->dropout.seed, (uint64_t)t->step);
-    BertInput in = {b->size, b->T, b->ids, b->type_ids, b->lengths};
-    if (bert_forward(t->s.model, &in, &drop, err) != 0) return -1;
-    *loss = bert_loss(t->s.model, b->labels, b->targets);
-    if (!isfinite(*loss))
-        return err_set(err, "step %ld: the loss is %g; lower --lr or check the data", t->step + 1,
-                       *loss);
-    bert_zero_grads(t->s.model);
-    if (bert_backward(t->s.model, err) != 0) return -1;
-    *grad_norm = clip_grad_norm(t->s.model, o->clip);
-    *lr = lr_at(o->lr, t->step, t->total_steps, t->warmup_steps);
-    optim_step(t->optim, t->s.model, *lr, t->step);
-    return 0;
+    if (batch_fill(t->batch, t->train_ts, rows, n, err) != 0) return NULL;
+    return t->batch;
+}
+
+static StepSchedule step_schedule(const Trainer *t) {
+    return (StepSchedule){t->opt->lr, t->total_steps, t->warmup_steps, t->opt->clip};
 }
 
 static int write_results(Trainer *t, double wall, Err *err) {
@@ -412,20 +401,22 @@ int finetune_run(const TrainOptions *o, Err *err) {
     const double t_start = now_seconds();
     double loss_sum = 0.0, t_last = t_start;
     long tokens_total = 0, tokens_window = 0, window = 0;
+    const StepSchedule schedule = step_schedule(&t);
     while (t.step < t.total_steps) {
-        float loss = 0, lr = 0;
-        double gnorm = 0;
-        long tokens = 0;
-        if (train_step(&t, &loss, &gnorm, &lr, &tokens, err) != 0) goto done;
+        StepStats st;
+        const Batch *batch = next_batch(&t, err);
+        if (!batch ||
+            train_step(t.s.model, t.optim, batch, &t.dropout, t.step, &schedule, &st, err) != 0)
+            goto done;
         t.step++;
-        loss_sum += loss;
+        loss_sum += st.loss;
         window++;
-        tokens_total += tokens;
-        tokens_window += tokens;
+        tokens_total += st.tokens;
+        tokens_window += st.tokens;
         fprintf(t.log,
                 "{\"event\":\"step\",\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"lr\":%.6g,"
                 "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f}\n",
-                t.step, (t.step - 1) / t.batches_per_epoch, loss, lr, gnorm, tokens,
+                t.step, (t.step - 1) / t.batches_per_epoch, st.loss, st.lr, st.grad_norm, st.tokens,
                 now_seconds() - t_start);
         if (t.step % o->log_every == 0 || t.step == t.total_steps) {
             double now = now_seconds(), per_step = (now - t_start) / (double)(t.step - start_step);
@@ -434,7 +425,7 @@ int finetune_run(const TrainOptions *o, Err *err) {
             fprintf(stderr,
                     "step %ld/%ld | epoch %ld | loss %.4f | lr %.3g | %.0f tok/s | ETA %s\n",
                     t.step, t.total_steps, (t.step - 1) / t.batches_per_epoch + 1,
-                    loss_sum / (double)window, lr, tokens_window / (now - t_last), eta);
+                    loss_sum / (double)window, st.lr, tokens_window / (now - t_last), eta);
             if (fflush(t.log) != 0 || ferror(t.log)) {
                 err_set(err, "%s: write failed", t.path_log);
                 goto done;

@@ -14,6 +14,7 @@
 #include "model/layers.h"
 #include "tests/testutil.h"
 #include "train/optim.h"
+#include "train/step.h"
 #include "util/rng.h"
 #include "weights/hf_model.h"
 #include "weights/safetensors.h"
@@ -491,6 +492,63 @@ START_TEST(training_is_deterministic) {
 }
 END_TEST
 
+// The same two steps through train_step (train/step.c, what app/finetune.c
+// runs): bit for bit the sequence above, with the stats it reports.
+START_TEST(train_step_is_the_sequence) {
+    Tiny a = tiny_load(5, 12), b = tiny_load(5, 12);
+    float la = train_two_steps(&a, 17);
+
+    StFile *f = golden_open(TEST_GOLDEN_DIR "/grad_softmax_pair.safetensors");
+    size_t B, BT;
+    int *lengths = golden_i32(f, "lengths", &B), *ids = golden_i32(f, "input_ids", &BT),
+        *types = golden_i32(f, "token_type_ids", NULL), *labels = golden_i32(f, "labels", NULL);
+    Batch batch = {.size = (int)B, .T = (int)(BT / B), .ids = ids, .type_ids = types,
+                   .lengths = lengths, .labels = labels};
+    long tokens = 0;
+    for (size_t i = 0; i < B; i++) tokens += lengths[i];
+    Err err;
+    OptimConfig oc = {OPTIM_ADAMW, 1e-3f, 0.01f, 0.9f, 0.999f, 1e-8f};
+    Optimizer *opt = optim_build(&oc, b.model, &err);
+    if (!opt) ck_abort_msg("%s", err.msg);
+    const Dropout drop = {0.1f, 0.1f, 0.1f, 17};
+    const StepSchedule schedule = {oc.lr, 2, 0, 1.0f};
+    StepStats st[2];
+    for (long step = 0; step < 2; step++)
+        if (train_step(b.model, opt, &batch, &drop, step, &schedule, &st[step], &err) != 0)
+            ck_abort_msg("%s", err.msg);
+    ck_assert_int_eq(memcmp(&la, &st[0].loss, sizeof la), 0);
+    size_t n;
+    const float *pa = bert_params(a.model, &n);
+    ck_assert_int_eq(memcmp(pa, bert_params(b.model, NULL), sizeof(float) * n), 0);
+    ck_assert_int_eq(memcmp(bert_grads(a.model, NULL), bert_grads(b.model, NULL), sizeof(float) * n), 0);
+    for (long step = 0; step < 2; step++) {
+        ck_assert_float_eq(st[step].lr, lr_at(oc.lr, step, 2, 0));
+        ck_assert_int_eq(st[step].tokens, tokens);
+        ck_assert(isfinite(st[step].grad_norm) && st[step].grad_norm > 0);
+    }
+
+    // A non-finite loss stops the step before any update, naming the step.
+    float *cls_b = bert_param(b.model, PT_CLS_B);
+    cls_b[0] = NAN;
+    float *before = malloc(sizeof(float) * n);
+    ck_assert_ptr_nonnull(before);
+    memcpy(before, bert_params(b.model, NULL), sizeof(float) * n);
+    ck_assert_int_eq(train_step(b.model, opt, &batch, &drop, 6, &schedule, &st[0], &err), -1);
+    ck_assert_msg(strstr(err.msg, "step 7: the loss is ") && strstr(err.msg, "nan"), "%s", err.msg);
+    ck_assert_int_eq(memcmp(before, bert_params(b.model, NULL), sizeof(float) * n), 0);
+
+    free(before);
+    optim_free(opt);
+    free(lengths);
+    free(ids);
+    free(types);
+    free(labels);
+    st_close(f);
+    tiny_free(&a);
+    tiny_free(&b);
+}
+END_TEST
+
 Suite *train_suite(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("optimizer");
@@ -513,6 +571,7 @@ Suite *train_suite(void) {
     tc = tcase_create("determinism");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, training_is_deterministic);
+    tcase_add_test(tc, train_step_is_the_sequence);
     suite_add_tcase(s, tc);
     return s;
 }
