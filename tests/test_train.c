@@ -436,20 +436,38 @@ END_TEST
 
 // ---------------------------------------------------------- determinism
 
-// Two training steps as app/finetune.c does them (dropout 0.1 everywhere
+// The golden gradient batch (labels, no targets) as the trainer's Batch.
+static Batch golden_step_batch(void) {
+    StFile *f = golden_open(TEST_GOLDEN_DIR "/grad_softmax_pair.safetensors");
+    size_t B, BT;
+    Batch b = {.lengths = golden_i32(f, "lengths", &B), .ids = golden_i32(f, "input_ids", &BT),
+               .type_ids = golden_i32(f, "token_type_ids", NULL),
+               .labels = golden_i32(f, "labels", NULL)};
+    b.size = (int)B;
+    b.T = (int)(BT / B);
+    st_close(f);
+    return b;
+}
+
+static void golden_step_batch_free(Batch *b) {
+    free(b->lengths);
+    free(b->ids);
+    free(b->type_ids);
+    free(b->labels);
+}
+
+// Two training steps as app/finetune.c did them (dropout 0.1 everywhere
 // with the mask seed hashed from (seed, step), loss, backward, clipping at
 // 1, AdamW under the schedule) on the golden gradient batch.  Returns the
 // step-0 loss.
 static float train_two_steps(Tiny *t, uint64_t seed) {
-    StFile *f = golden_open(TEST_GOLDEN_DIR "/grad_softmax_pair.safetensors");
-    size_t B, BT;
-    int *lengths = golden_i32(f, "lengths", &B), *ids = golden_i32(f, "input_ids", &BT),
-        *types = golden_i32(f, "token_type_ids", NULL), *labels = golden_i32(f, "labels", NULL);
+    Batch b = golden_step_batch();
+    const int *labels = b.labels;
     Err err;
     OptimConfig oc = {OPTIM_ADAMW, 1e-3f, 0.01f, 0.9f, 0.999f, 1e-8f};
     Optimizer *opt = optim_build(&oc, t->model, &err);
     if (!opt) ck_abort_msg("%s", err.msg);
-    BertInput in = {(int)B, (int)(BT / B), ids, types, lengths};
+    BertInput in = {b.size, b.T, b.ids, b.type_ids, b.lengths};
     float first_loss = 0;
     for (long step = 0; step < 2; step++) {
         Dropout drop = {0.1f, 0.1f, 0.1f, rng_hash(seed, (uint64_t)step)};
@@ -462,11 +480,7 @@ static float train_two_steps(Tiny *t, uint64_t seed) {
         optim_step(opt, t->model, lr_at(oc.lr, step, 2, 0), step);
     }
     optim_free(opt);
-    free(lengths);
-    free(ids);
-    free(types);
-    free(labels);
-    st_close(f);
+    golden_step_batch_free(&b);
     return first_loss;
 }
 
@@ -498,14 +512,9 @@ START_TEST(train_step_is_the_sequence) {
     Tiny a = tiny_load(5, 12), b = tiny_load(5, 12);
     float la = train_two_steps(&a, 17);
 
-    StFile *f = golden_open(TEST_GOLDEN_DIR "/grad_softmax_pair.safetensors");
-    size_t B, BT;
-    int *lengths = golden_i32(f, "lengths", &B), *ids = golden_i32(f, "input_ids", &BT),
-        *types = golden_i32(f, "token_type_ids", NULL), *labels = golden_i32(f, "labels", NULL);
-    Batch batch = {.size = (int)B, .T = (int)(BT / B), .ids = ids, .type_ids = types,
-                   .lengths = lengths, .labels = labels};
+    Batch batch = golden_step_batch();
     long tokens = 0;
-    for (size_t i = 0; i < B; i++) tokens += lengths[i];
+    for (int i = 0; i < batch.size; i++) tokens += batch.lengths[i];
     Err err;
     OptimConfig oc = {OPTIM_ADAMW, 1e-3f, 0.01f, 0.9f, 0.999f, 1e-8f};
     Optimizer *opt = optim_build(&oc, b.model, &err);
@@ -539,11 +548,7 @@ START_TEST(train_step_is_the_sequence) {
 
     free(before);
     optim_free(opt);
-    free(lengths);
-    free(ids);
-    free(types);
-    free(labels);
-    st_close(f);
+    golden_step_batch_free(&batch);
     tiny_free(&a);
     tiny_free(&b);
 }
