@@ -43,7 +43,7 @@ struct Bert {
     real *emb_out;                 // [N, H] after LayerNorm and dropout: layer 0 input
     uint8_t *keep_emb;             // [N, H]
     LayerActs *layers;             // [L] when training_layout, else [1]
-    real *cls_x;                   // [B, H] the last layer's input rows (last_layer_forward_cls)
+    real *cls_x;                   // [B, H] [CLS] rows of the last layer's input (last_layer_forward_cls)
     real *cls_in;                  // [B, H] the [CLS] rows of the last layer's output
     real *head_in;                 // [B, H] XLM-R only: cls_in after dropout, the pooler input
     real *pooled;                  // [B, H] tanh(pooler input W_p + b)
