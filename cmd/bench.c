@@ -117,12 +117,11 @@ int main(int argc, char **argv) {
 
     OptimConfig oc = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
     Optimizer *opt = optim_build(&oc, m, &err);
-    const AttnMap maps[] = {{ATTN_SOFTMAX, 0}, {ATTN_RSOFTMAX, 0.5f}, {ATTN_SPARSEMAX, 0},
-                            {ATTN_ENTMAX15, 0}};
     double softmax_step = 0;
     printf("\n| training step (fwd + bwd + AdamW, dropout 0.1) | median | vs softmax | GFLOP/s (3x fwd) |\n|---|---|---|---|\n");
-    for (int k = 0; opt && k < 4; k++) {
-        bert_set_attn(m, maps[k]);
+    for (int k = 0; opt && k < attn_map_count(); k++) {  // every map, with its default parameter
+        AttnMap map = attn_map_default((AttnKind)k);
+        bert_set_attn(m, map);
         for (int r = 0; r < reps + 1; r++) {
             double t0 = now();
             Dropout d = {0.1f, 0.1f, 0.1f, (uint64_t)r};
@@ -135,10 +134,9 @@ int main(int argc, char **argv) {
             if (r >= 1) times[r - 1] = now() - t0;
         }
         double step = median(times, reps);
-        if (k == 0) softmax_step = step;
-        char name[32];
-        snprintf(name, sizeof name, "%s%s", attn_kind_name(maps[k].kind),
-                 maps[k].kind == ATTN_RSOFTMAX ? " r=0.5" : "");
+        if (k == ATTN_SOFTMAX) softmax_step = step;
+        char name[64];
+        attn_map_format(name, sizeof name, map);
         printf("| %s | %.1f ms | %.3fx | %.1f |\n", name, step * 1e3, step / softmax_step,
                3 * flops / step / 1e9);
     }
