@@ -820,8 +820,9 @@ END_TEST
 
 // ------------------------------------------------------------ 6. errors
 
-// tiny_bert variants in tmp: relu/ (hidden_act "relu"), reshaped/ (one
-// tensor [32, 32] stored as [16, 64]), dropped/ (one tensor missing).
+// tiny_bert variants in tmp: relu/ (hidden_act "relu"), no-r/ (rsoftmax
+// without attention_r), reshaped/ (one tensor [32, 32] stored as
+// [16, 64]), dropped/ (one tensor missing).
 static const char *const RESHAPED = "bert.encoder.layer.1.attention.self.key.weight";
 static const char *const DROPPED = "bert.encoder.layer.0.output.dense.bias";
 
@@ -836,6 +837,21 @@ static void write_variants(const char *tmp) {
     free(text);
     free(config);
     free(relu);
+
+    // no-r/: a config naming a map that takes a parameter, without it.  The
+    // command line defaults --r; a config must not.
+    char *no_r = tiny_copy_without_weights(tmp, "no-r");
+    copy_file(TINY, no_r, "model.safetensors");
+    config = path_in(no_r, "config.json");
+    text = read_text(config);
+    char *brace = strchr(text, '{'), *edited;
+    ck_assert_ptr_nonnull(brace);
+    ck_assert_int_ge(asprintf(&edited, "{\"attention_probs_fn\": \"rsoftmax\",%s", brace + 1), 0);
+    test_write_file(no_r, "config.json", edited, strlen(edited));
+    free(edited);
+    free(text);
+    free(config);
+    free(no_r);
 
     StFile *src = golden_open(TINY "/model.safetensors");
     int n = st_count(src);
@@ -909,6 +925,7 @@ static const ErrorCase ERRORS[] = {
     {"evaluate", {"--model", TINY, "--attn", "softmax", "--r", "0.5"}, {"--r", "softmax"}},
     {"evaluate", {"--model", TINY, "--attn", "rsoftmax", "--r", "1.5"}, {"--r", "1.5"}},
     {"evaluate", {"--model", "@relu"}, {"@relu/config.json", "hidden_act", "\"relu\""}},
+    {"evaluate", {"--model", "@no-r"}, {"@no-r/config.json", "attention_r", "missing"}},
     {"evaluate", {"--model", "@reshaped"}, {"@reshaped/model.safetensors", RESHAPED, "[16, 64]"}},
     {"evaluate", {"--model", "@dropped"}, {"@dropped", DROPPED, "missing"}},
     {"export", {"--out", "@x"}, {"--checkpoint"}},
