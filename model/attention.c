@@ -168,8 +168,8 @@ static real softmax_forward(float r, const real *x, real *p, int n, real *scratc
     return 0;
 }
 
-static void softmax_backward(const real *x, const real *p, real aux, const real *dp, real *dx,
-                             int n) {
+static void softmax_backward(float r, const real *x, const real *p, real aux, const real *dp,
+                             real *dx, int n) {
     // p[n], dp[n], dx[n]
     real vbar = attn_dot(dp, p, n);
     for (int i = 0; i < n; i++) dx[i] = p[i] * (dp[i] - vbar);
@@ -217,8 +217,8 @@ static real rsoftmax_forward(float r, const real *x, real *p, int n, real *scrat
     return t;
 }
 
-static void rsoftmax_backward(const real *x, const real *p, real t, const real *dp, real *dx,
-                              int n) {
+static void rsoftmax_backward(float r, const real *x, const real *p, real t, const real *dp,
+                              real *dx, int n) {
     // x[n], p[n], dp[n], dx[n]
     if (n == 1) {  // p = 1 whatever x is
         dx[0] = 0;
@@ -271,7 +271,7 @@ static real sparsemax_forward(float r, const real *x, real *p, int n_all, real *
     return tau;
 }
 
-static void sparsemax_backward(const real *x, const real *p, real tau, const real *dp,
+static void sparsemax_backward(float r, const real *x, const real *p, real tau, const real *dp,
                                real *dx, int n) {
     // p[n], dp[n], dx[n]
     real sum = 0;
@@ -320,7 +320,7 @@ static real entmax15_forward(float r, const real *x, real *p, int n_all, real *s
     return tau;
 }
 
-static void entmax15_backward(const real *x, const real *p, real tau, const real *dp,
+static void entmax15_backward(float r, const real *x, const real *p, real tau, const real *dp,
                               real *dx, int n) {
     // p[n], dp[n], dx[n]
     for (int i = 0; i < n; i++) dx[i] = sqrt(p[i]);  // g
@@ -335,8 +335,9 @@ typedef struct {
     // x[n] -> p[n]; returns the aux value the backward gets.  r: the map's
     // parameter (unused by maps without one).
     real (*forward)(float r, const real *x, real *p, int n, real *scratch);
-    // dp[n] -> dx[n], given the forward's x, p and aux.
-    void (*backward)(const real *x, const real *p, real aux, const real *dp, real *dx, int n);
+    // dp[n] -> dx[n], given r and the forward's x, p and aux.
+    void (*backward)(float r, const real *x, const real *p, real aux, const real *dp, real *dx,
+                     int n);
     // Exact zeros in a row of n distinct scores; NULL: no formula.
     int (*expected_zeros)(float r, int n);
 } AttnMapRow;
@@ -447,5 +448,5 @@ real attn_row_forward(AttnMap map, const real *x, real *p, int n, real *scratch)
 void attn_row_backward(AttnMap map, const real *x, const real *p, real aux, const real *dp,
                        real *dx, int n, real *scratch) {
     if (n <= 0) return;
-    row_of(map.kind)->backward(x, p, aux, dp, dx, n);
+    row_of(map.kind)->backward(map.r, x, p, aux, dp, dx, n);
 }
