@@ -67,6 +67,20 @@ static void print_default(const CliOption *o) {
     }
 }
 
+// A row's range: ">= 1", "in [0, 1)"; after "an integer " / "a number "
+// when with_type.
+static void describe_range(const CliOption *o, bool with_type, char *out, size_t cap) {
+    const CliRange *r = &o->range;
+    const char *what = !with_type                                      ? ""
+                       : o->type == CLI_FLOAT || o->type == CLI_DOUBLE ? "a number "
+                                                                       : "an integer ";
+    if (isinf(r->max))
+        snprintf(out, cap, "%s%s %g", what, r->min_open ? ">" : ">=", r->min);
+    else
+        snprintf(out, cap, "%sin %c%g, %g%c", what, r->min_open ? '(' : '[', r->min, r->max,
+                 r->max_open ? ')' : ']');
+}
+
 // "usage: ./export --checkpoint DIR --out DIR [options]": the required rows,
 // then the others as [options].
 static void print_help(const CliCommand *cmd, const CliOption *const *opts, int n) {
@@ -80,22 +94,16 @@ static void print_help(const CliCommand *cmd, const CliOption *const *opts, int 
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
         printf("  %-24s %s", left, o->help);
+        if (o->range.set) {
+            char range[96];
+            describe_range(o, false, range, sizeof range);
+            printf(", %s", range);
+        }
         print_default(o);
         printf("\n");
     }
     printf("  %-24s %s\n", "--help", "show this help and exit");
     if (cmd->epilog) printf("\n%s", cmd->epilog);
-}
-
-// "an integer >= 1", "a number in [0, 1)".
-static void describe_range(const CliOption *o, char *out, size_t cap) {
-    const CliRange *r = &o->range;
-    const char *what = o->type == CLI_FLOAT || o->type == CLI_DOUBLE ? "a number" : "an integer";
-    if (isinf(r->max))
-        snprintf(out, cap, "%s %s %g", what, r->min_open ? ">" : ">=", r->min);
-    else
-        snprintf(out, cap, "%s in %c%g, %g%c", what, r->min_open ? '(' : '[', r->min, r->max,
-                 r->max_open ? ')' : ']');
 }
 
 static int check_range(const CliOption *o, const char *arg, double v, Err *err) {
@@ -105,7 +113,7 @@ static int check_range(const CliOption *o, const char *arg, double v, Err *err) 
     bool high_ok = r->max_open ? v < r->max : v <= r->max;
     if (low_ok && high_ok) return 0;
     char want[96];
-    describe_range(o, want, sizeof want);
+    describe_range(o, true, want, sizeof want);
     return err_set(err, "--%s %s: expected %s", o->name, arg, want);
 }
 
