@@ -113,19 +113,18 @@ int evaluation_run(const EvaluationOptions *o, Err *err) {
     if (s.load.classifier_initialised)
         fprintf(stderr, "warning: %s has no classifier head for %d outputs: scoring a randomly "
                         "initialised head\n", o->data.model_dir, task_num_outputs(s.task));
+    char shown[64], checkpoint[64];
     if (s.attn_overridden)
-        fprintf(stderr, "attention: %s%s (--attn overrides the checkpoint's %s)\n",
-                attn_kind_name(attn.kind), attn.kind == ATTN_RSOFTMAX ? " with r" : "",
-                attn_kind_name(s.checkpoint_attn.kind));
-    fprintf(stderr, "attention map: %s", attn_kind_name(attn.kind));
-    if (attn.kind == ATTN_RSOFTMAX) fprintf(stderr, " r=%g", attn.r);
-    fprintf(stderr, " (%s)\n", o->data.attn_given ? "command line" :
-                               s.config.has_attn ? "checkpoint" : "default");
+        fprintf(stderr, "attention: %s (--attn overrides the checkpoint's %s)\n",
+                attn_map_format(shown, sizeof shown, attn),
+                attn_map_format(checkpoint, sizeof checkpoint, s.checkpoint_attn));
+    fprintf(stderr, "attention map: %s (%s)\n", attn_map_format(shown, sizeof shown, attn),
+            o->data.attn_given ? "command line" : s.config.has_attn ? "checkpoint" : "default");
     cJSON_AddStringToObject(root, "model", o->data.model_dir);
     cJSON_AddStringToObject(root, "task", task_name(s.task));
     cJSON *a = cJSON_AddObjectToObject(root, "attention");
     cJSON_AddStringToObject(a, "map", attn_kind_name(attn.kind));
-    if (attn.kind == ATTN_RSOFTMAX) cJSON_AddNumberToObject(a, "r", attn.r);
+    if (attn_map_has_param(attn)) cJSON_AddNumberToObject(a, "r", attn.r);
     cJSON_AddStringToObject(a, "source", o->data.attn_given ? "command line" :
                                          s.config.has_attn ? "checkpoint" : "default");
     cJSON *splits = cJSON_AddObjectToObject(root, "splits");

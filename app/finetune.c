@@ -387,13 +387,13 @@ int finetune_run(const TrainOptions *o, Err *err) {
     Trainer t = {0};
     int rc = -1;
     if (setup(&t, o, err) != 0) goto done;
-    const BertConfig *c = bert_config(t.s.model);
+    char attn[64];
     fprintf(stderr,
             "fine-tuning %s on %s: %d train examples, %d batches/epoch, %ld steps (warmup %ld), "
             "attention %s",
             o->data.model_dir, task_name(t.s.task), tokset_size(t.train_ts), t.batches_per_epoch,
-            t.total_steps, t.warmup_steps, attn_kind_name(c->attn.kind));
-    if (c->attn.kind == ATTN_RSOFTMAX) fprintf(stderr, " r=%g", c->attn.r);
+            t.total_steps, t.warmup_steps,
+            attn_map_format(attn, sizeof attn, bert_config(t.s.model)->attn));
     fprintf(stderr, ", %s lr %g, %d threads\n", o->optim == OPTIM_SGD ? "sgd" : "adamw", o->lr,
             omp_get_max_threads());
 

@@ -1,14 +1,47 @@
-// Table-driven long-option parsing for the three commands: one row per
-// option (name, type, destination, default shown in --help, help text).
+// Table-driven long-option parsing for the commands: one row per option
+// (name, type, destination, help, default, where it applies, valid range).
+// The usage line, --help, the value and range errors, the required-option
+// errors and the "does not apply" errors all come from the rows.
 #ifndef APP_OPTIONS_H
 #define APP_OPTIONS_H
 
+#include <math.h>
 #include <stdbool.h>
 
 #include "app/session.h"
 #include "util/err.h"
 
+// The model every command uses unless --model says otherwise; the Makefile
+// and scripts/fetch_model.sh fetch it there.
+#define CLI_DEFAULT_MODEL "models/all-MiniLM-L6-v2"
+
+#define CLI_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 typedef enum { CLI_STRING, CLI_INT, CLI_LONG, CLI_FLOAT, CLI_DOUBLE, CLI_U64, CLI_FLAG } CliType;
+
+// Where a row applies (CliOption.applies): the commands that take it (no
+// command bit: every command that lists it) and the tasks it is for (no
+// task bit: every task).  Anywhere else it is refused with a message.
+enum {
+    CLI_FINETUNE = 1 << 0,
+    CLI_EVALUATE = 1 << 1,
+    CLI_EXPORT = 1 << 2,
+    CLI_BENCH = 1 << 3,
+    CLI_COMMANDS = CLI_FINETUNE | CLI_EVALUATE | CLI_EXPORT | CLI_BENCH,
+    CLI_CUSTOM_TASK = 1 << 8,  // --task custom
+    CLI_GLUE_TASK = 1 << 9,    // a GLUE task
+};
+
+// The values a numeric row accepts, checked as it is parsed.
+typedef struct {
+    bool set;
+    double min, max;
+    bool min_open, max_open;  // > min / < max rather than >= / <=
+} CliRange;
+#define CLI_AT_LEAST(a) {true, (a), INFINITY, false, false}
+#define CLI_ABOVE(a) {true, (a), INFINITY, true, false}
+#define CLI_IN(a, b) {true, (a), (b), false, false}              // [a, b]
+#define CLI_IN_HALF_OPEN(a, b) {true, (a), (b), false, true}     // [a, b)
 
 typedef struct {
     const char *name;  // long option without "--"
@@ -17,31 +50,56 @@ typedef struct {
     const char *meta;  // value placeholder in --help ("N", "DIR"); NULL for flags
     const char *help;  // one line; the default is printed after it
     bool *given;       // set when the option appears (may be NULL)
-    // Shown as the default instead of the destination's value ("required",
-    // "the checkpoint's config"); NULL: the value itself, "none" for a NULL
-    // string.
+    // Shown as the default instead of the destination's value ("the
+    // checkpoint's config"); NULL: the value itself, "none" for a NULL string.
     const char *default_text;
+    bool required;     // refused when absent; --help says "(required)"
+    unsigned applies;  // CLI_* bits, see above
+    CliRange range;    // numbers only; unset: any value of the type
 } CliOption;
 
-// Parses argv against opts[n].  Returns 0, 1 when --help was printed (the
-// main exits 0), -1 on a bad option or value (err says which).  Defaults are
-// whatever the destinations hold before the call.
-int cli_parse(int argc, char **argv, const CliOption *opts, int n, const char *usage, Err *err);
+// One table of rows.
+typedef struct {
+    const CliOption *rows;
+    int n;
+} CliTable;
+#define CLI_TABLE(a) ((CliTable){(a), CLI_COUNT(a)})
+
+typedef struct {
+    const char *path;    // how the user runs it: "./finetune", "build/bench"
+    const char *about;   // what it does: printed under the usage line
+    unsigned command;    // its CLI_* command bit
+    const char *epilog;  // printed after the options (may be NULL)
+    // The task bits (CLI_CUSTOM_TASK, CLI_GLUE_TASK) that hold once the
+    // values are parsed; NULL: the command has no task.
+    unsigned (*task_bits)(const void *ctx);
+    const void *ctx;
+} CliCommand;
+
+// Parses argv against the rows of tables[num_tables].  Returns 0, 1 when
+// --help was printed (the main exits 0), -1 on a bad option or value (err
+// says which).  Defaults are whatever the destinations hold before the call.
+int cli_parse(int argc, char **argv, const CliCommand *cmd, const CliTable *tables, int num_tables,
+              Err *err);
 
 // The rows ./finetune and ./evaluate share: model, task, data, custom-task
-// columns, max-len, batch-size, attention, bad rows.  Writes at most 32 rows
-// into out and returns the count.  `attn_name` / `r` / `r_given` receive
-// --attn and --r for cli_finish_session.
+// columns, max-len, batch-size, attention, bad rows.  cli_session_rows fills
+// x->rows (and the --attn / --r texts, from the attention map table);
+// cli_finish_session validates and converts what they collected.
 enum { CLI_SESSION_ROWS = 32 };
 typedef struct {
     const char *attn_name;
     float r;
-    bool attn_given, r_given;
+    bool model_given, attn_given, r_given;
     const char *separator;  // "tab" | "comma"
     bool no_header;
+    CliOption rows[CLI_SESSION_ROWS];
+    int num_rows;
+    char attn_help[256], r_help[256], r_default[128], maps[2048];  // from the map table
 } CliSessionExtras;
-int cli_session_rows(SessionOptions *s, CliSessionExtras *x, CliOption *out);
-// Validates and converts what cli_session_rows collected.
+void cli_session_rows(SessionOptions *s, CliSessionExtras *x);
+// The task bits of a SessionOptions (CliCommand.task_bits).
+unsigned cli_session_task_bits(const void *session_options);
 int cli_finish_session(SessionOptions *s, const CliSessionExtras *x, Err *err);
 
 #endif

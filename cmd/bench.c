@@ -16,6 +16,12 @@
 #include "util/rng.h"
 #include "weights/hf_model.h"
 
+static const char about[] =
+    "Prints a Markdown table: the sgemm peak, evaluation throughput and the training step time\n"
+    "of every attention map (with its default parameter), medians over repeated runs.";
+
+enum { MAX_REPS = 64 };
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -42,7 +48,7 @@ static double sgemm_peak_gflops(int M, int N, int K, int threads, int reps) {
         return 0;
     }
     openblas_set_num_threads(threads);
-    double times[64];
+    double times[MAX_REPS];
     for (int r = 0; r < reps + 2; r++) {
         double t0 = now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
@@ -62,20 +68,20 @@ static double forward_flops(const BertConfig *c, int B, int T) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = "models/all-MiniLM-L6-v2";
+    const char *model_dir = CLI_DEFAULT_MODEL;
     int B = 32, T = 128, threads = 2, reps = 7;
     const CliOption opts[] = {
-        {"model", CLI_STRING, &model_dir, "DIR", "model directory", NULL},
-        {"batch", CLI_INT, &B, "N", "batch size", NULL},
-        {"seq", CLI_INT, &T, "N", "sequence length (every row full)", NULL},
-        {"threads", CLI_INT, &threads, "N", "threads", NULL},
-        {"reps", CLI_INT, &reps, "N", "timed repetitions per measurement (median)", NULL},
+        {"model", CLI_STRING, &model_dir, "DIR", "model directory"},
+        {"batch", CLI_INT, &B, "N", "batch size", .range = CLI_AT_LEAST(1)},
+        {"seq", CLI_INT, &T, "N", "sequence length (every row full)", .range = CLI_AT_LEAST(2)},
+        {"threads", CLI_INT, &threads, "N", "threads", .range = CLI_AT_LEAST(1)},
+        {"reps", CLI_INT, &reps, "N", "timed repetitions per measurement (median)", .range = CLI_IN(1, MAX_REPS)},
     };
+    const CliTable tables[] = {CLI_TABLE(opts)};
+    const CliCommand cmd = {"build/bench", about, CLI_BENCH};
     Err err;
-    int rc = cli_parse(argc, argv, opts, 5, "usage: build/bench --model DIR [options]", &err);
+    int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
     if (rc == 1) return 0;
-    if (rc == 0 && (reps < 1 || reps > 64 || B < 1 || T < 2 || threads < 1))
-        rc = err_set(&err, "bad --batch/--seq/--threads/--reps");
     HfConfig cfg;
     if (rc == 0) rc = hf_config_load(model_dir, &cfg, &err);
     if (rc != 0) {
@@ -105,7 +111,7 @@ int main(int argc, char **argv) {
     printf("| sgemm %dx%dx%d (OpenBLAS, %d threads) | | %.1f GFLOP/s | 100%% |\n", B * T,
            c->intermediate_size, c->hidden_size, threads, peak);
 
-    double times[64];
+    double times[MAX_REPS];
     for (int r = 0; r < reps + 1; r++) {
         double t0 = now();
         if (bert_forward(m, &in, NULL, &err) != 0) break;
@@ -117,12 +123,11 @@ int main(int argc, char **argv) {
 
     OptimConfig oc = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
     Optimizer *opt = optim_build(&oc, m, &err);
-    const AttnMap maps[] = {{ATTN_SOFTMAX, 0}, {ATTN_RSOFTMAX, 0.5f}, {ATTN_SPARSEMAX, 0},
-                            {ATTN_ENTMAX15, 0}};
     double softmax_step = 0;
     printf("\n| training step (fwd + bwd + AdamW, dropout 0.1) | median | vs softmax | GFLOP/s (3x fwd) |\n|---|---|---|---|\n");
-    for (int k = 0; opt && k < 4; k++) {
-        bert_set_attn(m, maps[k]);
+    for (int k = 0; opt && k < attn_map_count(); k++) {  // every map, with its default parameter
+        AttnMap map = attn_map_default((AttnKind)k);
+        bert_set_attn(m, map);
         for (int r = 0; r < reps + 1; r++) {
             double t0 = now();
             Dropout d = {0.1f, 0.1f, 0.1f, (uint64_t)r};
@@ -135,10 +140,9 @@ int main(int argc, char **argv) {
             if (r >= 1) times[r - 1] = now() - t0;
         }
         double step = median(times, reps);
-        if (k == 0) softmax_step = step;
-        char name[32];
-        snprintf(name, sizeof name, "%s%s", attn_kind_name(maps[k].kind),
-                 maps[k].kind == ATTN_RSOFTMAX ? " r=0.5" : "");
+        if (k == ATTN_SOFTMAX) softmax_step = step;
+        char name[64];
+        attn_map_format(name, sizeof name, map);
         printf("| %s | %.1f ms | %.3fx | %.1f |\n", name, step * 1e3, step / softmax_step,
                3 * flops / step / 1e9);
     }

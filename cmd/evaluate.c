@@ -6,34 +6,30 @@
 #include "app/options.h"
 #include "app/evaluation.h"
 
-static const char usage[] =
-    "usage: ./evaluate --model DIR|CHECKPOINT --task NAME [--data-dir DIR] [--split dev|test]\n"
-    "                  [--max-len N] [--batch-size N] [--attn MAP [--r R]]\n"
-    "                  [--predictions FILE] [--metrics-out FILE]\n"
-    "Prints the task's metrics and the fraction of attention probabilities that are exactly\n"
-    "zero among real keys (overall and per layer).  The attention map is the checkpoint's\n"
-    "unless --attn is given.";
+static const char about[] =
+    "Scores a model directory or checkpoint on a task's split.  Prints the task's metrics and the\n"
+    "fraction of attention probabilities that are exactly zero among real keys (overall and per\n"
+    "layer).  The attention map is the checkpoint's unless --attn is given.";
 
 int main(int argc, char **argv) {
-    EvaluationOptions o = {.data = {.data_dir = "data/glue", .max_len = 128, .batch_size = 32},
-                     .split = "dev"};
+    EvaluationOptions o = {.data = {.model_dir = CLI_DEFAULT_MODEL, .data_dir = "data/glue",
+                                    .max_len = 128, .batch_size = 32},
+                           .split = "dev"};
     CliSessionExtras x = {.separator = "tab"};
     int threads = omp_get_max_threads();
-    CliOption opts[CLI_SESSION_ROWS + 8];
-    int n = cli_session_rows(&o.data, &x, opts);
+    cli_session_rows(&o.data, &x);
     const CliOption own[] = {
-        {"split", CLI_STRING, &o.split, "NAME", "dev, test (GLUE submission format) or train", NULL},
-        {"predictions", CLI_STRING, &o.predictions, "FILE", "write per-example predictions (TSV)", NULL},
-        {"metrics-out", CLI_STRING, &o.metrics_out, "FILE", "write metrics and sparsity as JSON", NULL},
-        {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", NULL},
+        {"split", CLI_STRING, &o.split, "NAME", "dev, test (GLUE submission format) or train"},
+        {"predictions", CLI_STRING, &o.predictions, "FILE", "write per-example predictions (TSV)"},
+        {"metrics-out", CLI_STRING, &o.metrics_out, "FILE", "write metrics and sparsity as JSON"},
+        {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", .range = CLI_AT_LEAST(1)},
     };
-    memcpy(opts + n, own, sizeof own);
-    n += (int)(sizeof own / sizeof own[0]);
+    const CliTable tables[] = {{x.rows, x.num_rows}, CLI_TABLE(own)};
+    const CliCommand cmd = {"./evaluate", about, CLI_EVALUATE, x.maps, cli_session_task_bits, &o.data};
     Err err;
-    int rc = cli_parse(argc, argv, opts, n, usage, &err);
+    int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
     if (rc == 1) return 0;
     if (rc == 0) rc = cli_finish_session(&o.data, &x, &err);
-    if (rc == 0 && threads < 1) rc = err_set(&err, "--threads %d: expected >= 1", threads);
     if (rc == 0) {
         bert_set_threads(threads);
         rc = evaluation_run(&o, &err);

@@ -4,8 +4,7 @@
 #include "app/options.h"
 #include "weights/checkpoint.h"
 
-static const char usage[] =
-    "usage: ./export --checkpoint DIR --out DIR\n"
+static const char about[] =
     "Writes a directory transformers loads with\n"
     "BertForSequenceClassification.from_pretrained(OUT): config.json (labels, problem_type,\n"
     "attention_probs_fn / attention_r), model.safetensors (bert.* and classifier.*) and the\n"
@@ -14,13 +13,14 @@ static const char usage[] =
 int main(int argc, char **argv) {
     const char *checkpoint = NULL, *out = NULL;
     const CliOption opts[] = {
-        {"checkpoint", CLI_STRING, &checkpoint, "DIR", "checkpoint written by ./finetune (OUT/best or OUT/last)", NULL, "required"},
-        {"out", CLI_STRING, &out, "DIR", "Hugging Face directory to write", NULL, "required"},
+        {"checkpoint", CLI_STRING, &checkpoint, "DIR", "checkpoint written by ./finetune (OUT/best or OUT/last)", .required = true},
+        {"out", CLI_STRING, &out, "DIR", "Hugging Face directory to write", .required = true},
     };
+    const CliTable tables[] = {CLI_TABLE(opts)};
+    const CliCommand cmd = {"./export", about, CLI_EXPORT};
     Err err;
-    int rc = cli_parse(argc, argv, opts, 2, usage, &err);
+    int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
     if (rc == 1) return 0;
-    if (rc == 0 && (!checkpoint || !out)) rc = err_set(&err, "--checkpoint and --out are required (see --help)");
     if (rc == 0) rc = ckpt_export(checkpoint, out, &err);
     if (rc != 0) {
         fprintf(stderr, "export: %s\n", err.msg);

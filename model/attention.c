@@ -14,43 +14,16 @@
 
 #include "model/attention.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 
 #include "model/attention_tsoftmax.h"
 
-static const char *const kind_names[ATTN_NUM_KINDS] = {"softmax", "rsoftmax", "sparsemax",
-                                                       "entmax15"};
-
 // r-softmax's eps, written as the double 1e-8 converted to real: that is how
 // torch forms `-Q + 1e-8` for a float32 tensor (0x1.5798eep-27 in float32).
 static const real RSOFTMAX_EPS = (real)1e-8;
-
-int attn_map_parse(const char *name, int r_given, float r, AttnMap *out, Err *err) {
-    int kind = -1;
-    for (int k = 0; name && k < ATTN_NUM_KINDS; k++)
-        if (strcmp(name, kind_names[k]) == 0) kind = k;
-    if (kind < 0)
-        return err_set(err,
-                       "attention map: unknown name '%s' (valid: softmax, rsoftmax, sparsemax, "
-                       "entmax15)",
-                       name ? name : "(null)");
-    if (kind == ATTN_RSOFTMAX && !r_given)
-        return err_set(err,
-                       "attention map rsoftmax: --r (the sparsity rate in [0, 1]) is required");
-    if (kind != ATTN_RSOFTMAX && r_given)
-        return err_set(err, "attention map %s: --r is only valid with rsoftmax", kind_names[kind]);
-    if (r_given && !(r >= 0.0f && r <= 1.0f))  // also refuses NaN
-        return err_set(err, "attention map rsoftmax: --r must be a number in [0, 1], got %g",
-                       (double)r);
-    out->kind = (AttnKind)kind;
-    out->r = kind == ATTN_RSOFTMAX ? r : 0.0f;
-    return 0;
-}
-
-const char *attn_kind_name(AttnKind kind) {
-    return (unsigned)kind < ATTN_NUM_KINDS ? kind_names[kind] : "unknown";
-}
 
 // r-softmax and the sorting maps keep one copy of the row; the backwards
 // need none.
@@ -186,14 +159,17 @@ static real next_order_stat(const real *x, int n, real m, real s_lo, int lo) {  
 
 // ---- softmax ------------------------------------------------------------
 
-static void softmax_forward(const real *x, real *p, int n) {  // x[n], p[n]
+static real softmax_forward(float r, const real *x, real *p, int n, real *scratch) {
+    // x[n], p[n]
     real m = attn_max(x, n);
     for (int i = 0; i < n; i++) p[i] = real_exp(x[i] - m);
     real inv = 1.0f / attn_sum(p, n);
     for (int i = 0; i < n; i++) p[i] *= inv;
+    return 0;
 }
 
-static void softmax_backward(const real *p, const real *dp, real *dx, int n) {
+static void softmax_backward(float r, const real *x, const real *p, real aux, const real *dp,
+                             real *dx, int n) {
     // p[n], dp[n], dx[n]
     real vbar = attn_dot(dp, p, n);
     for (int i = 0; i < n; i++) dx[i] = p[i] * (dp[i] - vbar);
@@ -241,6 +217,16 @@ static real rsoftmax_forward(float r, const real *x, real *p, int n, real *scrat
     return t;
 }
 
+static void rsoftmax_backward(float r, const real *x, const real *p, real t, const real *dp,
+                              real *dx, int n) {
+    // x[n], p[n], dp[n], dx[n]
+    if (n == 1) {  // p = 1 whatever x is
+        dx[0] = 0;
+        return;
+    }
+    tsoftmax_row_backward(x, p, t, dp, dx, n);
+}
+
 // ---- sparsemax ----------------------------------------------------------
 
 // The cumulative sums are accumulated in double and rounded to real at each
@@ -262,7 +248,7 @@ static int support_candidates(const real *v, int n, real floor_value, real *out)
 
 static const real SUPPORT_MARGIN = 1e-3f;
 
-static real sparsemax_forward(const real *x, real *p, int n_all, real *scratch) {
+static real sparsemax_forward(float r, const real *x, real *p, int n_all, real *scratch) {
     // x[n_all], p[n_all], scratch[n_all]
     real m = attn_max(x, n_all);
     for (int i = 0; i < n_all; i++) p[i] = x[i] - m;
@@ -285,7 +271,8 @@ static real sparsemax_forward(const real *x, real *p, int n_all, real *scratch) 
     return tau;
 }
 
-static void sparsemax_backward(const real *p, const real *dp, real *dx, int n) {
+static void sparsemax_backward(float r, const real *x, const real *p, real tau, const real *dp,
+                               real *dx, int n) {
     // p[n], dp[n], dx[n]
     real sum = 0;
     int count = 0;
@@ -300,7 +287,7 @@ static void sparsemax_backward(const real *p, const real *dp, real *dx, int n) {
 // ---- entmax-1.5 ---------------------------------------------------------
 
 // As for sparsemax: p_max = (X_max - tau)^2 <= 1 gives tau >= X_max - 1.
-static real entmax15_forward(const real *x, real *p, int n_all, real *scratch) {
+static real entmax15_forward(float r, const real *x, real *p, int n_all, real *scratch) {
     // x[n_all], p[n_all], scratch[n_all]
     real m = attn_max(x, n_all);
     for (int i = 0; i < n_all; i++) p[i] = (x[i] - m) * 0.5f;
@@ -333,43 +320,133 @@ static real entmax15_forward(const real *x, real *p, int n_all, real *scratch) {
     return tau;
 }
 
-static void entmax15_backward(const real *p, const real *dp, real *dx, int n) {
+static void entmax15_backward(float r, const real *x, const real *p, real tau, const real *dp,
+                              real *dx, int n) {
     // p[n], dp[n], dx[n]
     for (int i = 0; i < n; i++) dx[i] = sqrt(p[i]);  // g
     real q = attn_dot(dx, dp, n) / attn_sum(dx, n);  // sum(g) > 0: the max key has p > 0
     for (int i = 0; i < n; i++) dx[i] = dx[i] * dp[i] - q * dx[i];
 }
 
-// ---- dispatch -----------------------------------------------------------
+// ---- the table ------------------------------------------------------------
+
+typedef struct {
+    AttnMapInfo info;
+    // x[n] -> p[n]; returns the aux value the backward gets.  r: the map's
+    // parameter (unused by maps without one).
+    real (*forward)(float r, const real *x, real *p, int n, real *scratch);
+    // dp[n] -> dx[n], given r and the forward's x, p and aux.
+    void (*backward)(float r, const real *x, const real *p, real aux, const real *dp, real *dx,
+                     int n);
+    // Exact zeros in a row of n distinct scores; NULL: no formula.
+    int (*expected_zeros)(float r, int n);
+} AttnMapRow;
+
+// One row per map, in AttnKind order.
+static const AttnMapRow MAPS[] = {
+    {{"softmax", "exp(x) normalised: dense, the standard"},
+     softmax_forward, softmax_backward, NULL},
+    {{"rsoftmax", "softmax shifted by the r-quantile of the row: exact zeros",
+      "the sparsity rate (about a fraction r of the keys get exactly 0)", 0.0f, 1.0f, 0.25f},
+     rsoftmax_forward, rsoftmax_backward, rsoftmax_expected_zeros},
+    {{"sparsemax", "Euclidean projection onto the simplex: sparse, piecewise linear"},
+     sparsemax_forward, sparsemax_backward, NULL},
+    {{"entmax15", "entmax with alpha = 1.5: sparse, smoother than sparsemax"},
+     entmax15_forward, entmax15_backward, NULL},
+};
+enum { NUM_MAPS = (int)(sizeof MAPS / sizeof MAPS[0]) };
+
+// An out-of-range kind (an AttnMap not from attn_map_parse) runs softmax:
+// a valid distribution rather than a crash.
+static const AttnMapRow *row_of(AttnKind kind) {
+    return (unsigned)kind < NUM_MAPS ? &MAPS[kind] : &MAPS[ATTN_SOFTMAX];
+}
+
+int attn_map_count(void) { return NUM_MAPS; }
+
+const AttnMapInfo *attn_map_info(AttnKind kind) {
+    return (unsigned)kind < NUM_MAPS ? &MAPS[kind].info : NULL;
+}
+
+const char *attn_kind_name(AttnKind kind) {
+    return (unsigned)kind < NUM_MAPS ? MAPS[kind].info.name : "unknown";
+}
+
+int attn_map_has_param(AttnMap map) {
+    return (unsigned)map.kind < NUM_MAPS && MAPS[map.kind].info.param_help != NULL;
+}
+
+AttnMap attn_map_default(AttnKind kind) {
+    return (AttnMap){kind, (unsigned)kind < NUM_MAPS ? MAPS[kind].info.param_default : 0.0f};
+}
+
+char *attn_map_names(char *out, size_t cap, const char *sep) {
+    size_t used = 0;
+    if (cap) out[0] = '\0';
+    for (int k = 0; k < NUM_MAPS && used < cap; k++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", k ? sep : "", MAPS[k].info.name);
+    return out;
+}
+
+// The maps that take a parameter, joined by sep.
+static char *param_map_names(char *out, size_t cap, const char *sep) {
+    size_t used = 0;
+    if (cap) out[0] = '\0';
+    for (int k = 0; k < NUM_MAPS && used < cap; k++)
+        if (MAPS[k].info.param_help)
+            used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? sep : "",
+                                     MAPS[k].info.name);
+    return out;
+}
+
+int attn_map_parse(const char *name, int r_given, float r, AttnMap *out, Err *err) {
+    int kind = -1;
+    for (int k = 0; name && k < NUM_MAPS; k++)
+        if (strcmp(name, MAPS[k].info.name) == 0) kind = k;
+    char names[256];
+    if (kind < 0)
+        return err_set(err, "attention map: unknown name '%s' (valid: %s)", name ? name : "(null)",
+                       attn_map_names(names, sizeof names, ", "));
+    const AttnMapInfo *info = &MAPS[kind].info;
+    if (!info->param_help && r_given)
+        return err_set(err, "attention map %s: --r is only valid with %s", info->name,
+                       param_map_names(names, sizeof names, ", "));
+    if (info->param_help && r_given && !(r >= info->param_min && r <= info->param_max))
+        return err_set(err, "attention map %s: --r must be a number in [%g, %g], got %g",
+                       info->name, (double)info->param_min, (double)info->param_max, (double)r);
+    *out = attn_map_default((AttnKind)kind);
+    if (info->param_help && r_given) out->r = r;
+    return 0;
+}
+
+// r with the fewest digits (at least 6) that read back as the same float:
+// "0.25", "0.1", and 9 digits only where a float needs them.
+char *attn_map_format(char *out, size_t cap, AttnMap map) {
+    if (!attn_map_has_param(map)) {
+        snprintf(out, cap, "%s", attn_kind_name(map.kind));
+        return out;
+    }
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(out, cap, "%s r=%.*g", attn_kind_name(map.kind), digits, (double)map.r);
+        const char *r = strstr(out, " r=");
+        if (r && strtof(r + 3, NULL) == map.r) break;
+    }
+    return out;
+}
+
+int attn_map_expected_zeros(AttnMap map, int n) {
+    const AttnMapRow *row = row_of(map.kind);
+    return (unsigned)map.kind < NUM_MAPS && row->expected_zeros ? row->expected_zeros(map.r, n)
+                                                                 : -1;
+}
 
 real attn_row_forward(AttnMap map, const real *x, real *p, int n, real *scratch) {
     if (n <= 0) return 0;
-    switch (map.kind) {
-    case ATTN_RSOFTMAX: return rsoftmax_forward(map.r, x, p, n, scratch);
-    case ATTN_SPARSEMAX: return sparsemax_forward(x, p, n, scratch);
-    case ATTN_ENTMAX15: return entmax15_forward(x, p, n, scratch);
-    case ATTN_SOFTMAX:
-    case ATTN_NUM_KINDS: break;
-    }
-    softmax_forward(x, p, n);  // also an out-of-range kind: a valid distribution
-    return 0;
+    return row_of(map.kind)->forward(map.r, x, p, n, scratch);
 }
 
 void attn_row_backward(AttnMap map, const real *x, const real *p, real aux, const real *dp,
                        real *dx, int n, real *scratch) {
     if (n <= 0) return;
-    switch (map.kind) {
-    case ATTN_RSOFTMAX:
-        if (n == 1) {  // p = 1 whatever x is
-            dx[0] = 0;
-            return;
-        }
-        tsoftmax_row_backward(x, p, aux, dp, dx, n);
-        return;
-    case ATTN_SPARSEMAX: sparsemax_backward(p, dp, dx, n); return;
-    case ATTN_ENTMAX15: entmax15_backward(p, dp, dx, n); return;
-    case ATTN_SOFTMAX:
-    case ATTN_NUM_KINDS: break;
-    }
-    softmax_backward(p, dp, dx, n);
+    row_of(map.kind)->backward(map.r, x, p, aux, dp, dx, n);
 }

@@ -4,26 +4,59 @@
 // The math, padding rule and float32 recipe are in
 // ../shared/docs/attention-math.md (copied to docs/attention-math.md).
 //
-// Adding a map = one enum value, one forward and one backward row function,
-// one entry in attn_map_parse.
+// The maps are the rows of one table in model/attention.c (name, parameter,
+// forward, backward, expected zeros, help): parsing, its error message,
+// --help, the bench loop, config.json and attn_map_format all read it, so
+// adding a map means adding its row functions and its row there, nothing
+// else.
 #ifndef MODEL_ATTENTION_H
 #define MODEL_ATTENTION_H
+
+#include <stddef.h>
 
 #include "model/real.h"
 #include "util/err.h"
 
-typedef enum { ATTN_SOFTMAX = 0, ATTN_RSOFTMAX, ATTN_SPARSEMAX, ATTN_ENTMAX15, ATTN_NUM_KINDS } AttnKind;
+// A map's index in the table.  The constants name the rows other code
+// refers to by name (defaults, tests); attn_map_count() says how many rows
+// there are.
+typedef enum { ATTN_SOFTMAX = 0, ATTN_RSOFTMAX, ATTN_SPARSEMAX, ATTN_ENTMAX15 } AttnKind;
 
 typedef struct {
     AttnKind kind;
-    float r;  // sparsity rate in [0, 1]; only meaningful for ATTN_RSOFTMAX
+    float r;  // the map's parameter (r-softmax: the sparsity rate); 0 for maps without one
 } AttnMap;
 
-// "softmax" | "rsoftmax" | "sparsemax" | "entmax15" (with r for rsoftmax).
-// r_given says whether the user passed --r: it is required with rsoftmax and
-// refused with the others.
-int attn_map_parse(const char *name, int r_given, float r, AttnMap *out, Err *err);
+// What a row tells the rest of the program.
+typedef struct {
+    const char *name;        // --attn NAME, config.json attention_probs_fn
+    const char *help;        // one line for --help
+    const char *param_help;  // what --r means for this map; NULL: the map takes no parameter
+    float param_min, param_max, param_default;  // --r's range and its default
+} AttnMapInfo;
+
+int attn_map_count(void);
+// NULL when kind is not a row.
+const AttnMapInfo *attn_map_info(AttnKind kind);
+// The row's name, "unknown" when kind is not a row.
 const char *attn_kind_name(AttnKind kind);
+int attn_map_has_param(AttnMap map);
+// The map with its row's default parameter.
+AttnMap attn_map_default(AttnKind kind);
+
+// A row name (with r when r_given).  r_given says whether the parameter was
+// given: a map that takes one gets its row's default without it; one that
+// takes none refuses it.  The error lists the valid names.
+int attn_map_parse(const char *name, int r_given, float r, AttnMap *out, Err *err);
+// "softmax", "rsoftmax r=0.25": the map as logs and messages show it.
+// Returns out.
+char *attn_map_format(char *out, size_t cap, AttnMap map);
+// The row names joined by sep ("softmax | rsoftmax | ...").  Returns out.
+char *attn_map_names(char *out, size_t cap, const char *sep);
+// The exact zeros the forward produces in a row of n distinct scores (see
+// rsoftmax_expected_zeros for what "distinct" means), or -1 when the map has
+// no such formula.
+int attn_map_expected_zeros(AttnMap map, int n);
 
 // Scratch values (of type real) a row function needs for a row of n keys.
 int attn_scratch_floats(int n);

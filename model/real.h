@@ -17,6 +17,13 @@ typedef double real;
 // into one test runner.  Every function model/ exports is listed here.
 #define attn_map_parse attn_map_parse_f64
 #define attn_kind_name attn_kind_name_f64
+#define attn_map_count attn_map_count_f64
+#define attn_map_info attn_map_info_f64
+#define attn_map_has_param attn_map_has_param_f64
+#define attn_map_default attn_map_default_f64
+#define attn_map_format attn_map_format_f64
+#define attn_map_names attn_map_names_f64
+#define attn_map_expected_zeros attn_map_expected_zeros_f64
 #define attn_scratch_floats attn_scratch_floats_f64
 #define attn_row_forward attn_row_forward_f64
 #define attn_row_backward attn_row_backward_f64

@@ -18,7 +18,8 @@ scripts/fetch_model.sh models/all-MiniLM-L6-v2
 scripts/fetch_glue.sh data/glue
 resume=()
 [[ -d "$OUT/last" ]] && resume=(--resume)
-./finetune --model models/all-MiniLM-L6-v2 --task sst2 --attn rsoftmax --r "$R" \
-  --epochs 1 --lr 5e-5 --batch-size 32 --max-len 128 --seed 42 --out "$OUT" "${resume[@]}"
+# The defaults do the rest: --model models/all-MiniLM-L6-v2, --lr 5e-5,
+# --batch-size 32, --max-len 128, --seed 42.
+./finetune --task sst2 --attn rsoftmax --r "$R" --epochs 1 --out "$OUT" "${resume[@]}"
 ./evaluate --model "$OUT/best" --task sst2 --split dev \
   --predictions "$OUT/dev_predictions.tsv" --metrics-out "$OUT/dev_metrics.json"

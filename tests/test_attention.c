@@ -18,6 +18,23 @@
 
 static AttnMap map_of(AttnKind kind, float r) { return (AttnMap){.kind = kind, .r = r}; }
 
+// Row `kind` of the map table with its parameter at `frac` of its range
+// (r-softmax: r = frac exactly); maps without a parameter get 0.
+static AttnMap map_at(int kind, float frac) {
+    const AttnMapInfo *info = attn_map_info((AttnKind)kind);
+    ck_assert_ptr_nonnull(info);
+    float r = info->param_help ? info->param_min + frac * (info->param_max - info->param_min) : 0;
+    return map_of((AttnKind)kind, r);
+}
+
+// How many parameter values a test tries for row `kind`: `want` for maps
+// that take a parameter, 1 for the others.
+static int param_values(int kind, int want) {
+    return attn_map_has_param(map_of((AttnKind)kind, 0)) ? want : 1;
+}
+
+enum { MAX_MAPS = 16 };  // room for the table's rows in per-map arrays
+
 // want[] are the doc's numbers as printed: each is checked to half a unit of
 // its last printed digit, plus a few float32 ulps for our own rounding.
 static void check_printed(const char *what, const real *got, const char *const *want, int n) {
@@ -39,7 +56,7 @@ START_TEST(test_parse) {
     AttnMap m;
     Err err;
     const char *names[] = {"softmax", "rsoftmax", "sparsemax", "entmax15"};
-    for (int k = 0; k < ATTN_NUM_KINDS; k++) {
+    for (int k = 0; k < 4; k++) {
         int rs = k == ATTN_RSOFTMAX;
         ck_assert_int_eq(attn_map_parse(names[k], rs, rs ? 0.25f : 0.0f, &m, &err), 0);
         ck_assert_int_eq(m.kind, k);
@@ -50,9 +67,10 @@ START_TEST(test_parse) {
     ck_assert_int_eq(attn_map_parse("rsoftmax", 1, 1.0f, &m, &err), 0);
     ck_assert_float_eq(m.r, 1.0f);
 
-    ck_assert_int_eq(attn_map_parse("rsoftmax", 0, 0.5f, &m, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "--r"));
-    ck_assert_ptr_nonnull(strstr(err.msg, "required"));
+    // Without --r, rsoftmax takes the README's chosen r = 0.25.
+    ck_assert_int_eq(attn_map_parse("rsoftmax", 0, 0.5f, &m, &err), 0);
+    ck_assert_int_eq(m.kind, ATTN_RSOFTMAX);
+    ck_assert_float_eq(m.r, 0.25f);
     ck_assert_int_eq(attn_map_parse("softmax", 1, 0.5f, &m, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "--r is only valid with rsoftmax"));
     ck_assert_int_eq(attn_map_parse("entmax15", 1, 0.0f, &m, &err), -1);
@@ -68,7 +86,65 @@ START_TEST(test_parse) {
         ck_assert_ptr_nonnull(strstr(err.msg, "valid: softmax, rsoftmax, sparsemax, entmax15"));
     }
     ck_assert_int_eq(attn_map_parse(NULL, 0, 0.0f, &m, &err), -1);
-    ck_assert_str_eq(attn_kind_name(ATTN_NUM_KINDS), "unknown");
+    ck_assert_str_eq(attn_kind_name((AttnKind)attn_map_count()), "unknown");
+    ck_assert_ptr_null(attn_map_info((AttnKind)attn_map_count()));
+}
+END_TEST
+
+// Every row of the table: its name parses back to it, with its default
+// parameter when none is given, and attn_map_format's text parses back to
+// the same map (kind and the float r, bit for bit) over the parameter's
+// range.  The unknown-name error lists every row.
+START_TEST(test_table_format_parse_round_trip) {
+    Err err;
+    char text[64], all[256];
+    attn_map_names(all, sizeof all, ", ");
+    ck_assert_int_ge(attn_map_count(), 4);
+    ck_assert_int_le(attn_map_count(), MAX_MAPS);
+    const float fracs[] = {0, 0.1f, 0.25f, 1.0f / 3, 0.9f, 0.999f, 1};
+    for (int k = 0; k < attn_map_count(); k++) {
+        const AttnMapInfo *info = attn_map_info((AttnKind)k);
+        ck_assert_ptr_nonnull(strstr(all, info->name));
+        ck_assert(info->help && info->help[0]);
+        AttnMap m;
+        ck_assert_int_eq(attn_map_parse(info->name, 0, 0, &m, &err), 0);
+        ck_assert_int_eq(m.kind, k);
+        ck_assert_float_eq(m.r, info->param_help ? info->param_default : 0);
+        ck_assert(m.kind == attn_map_default((AttnKind)k).kind &&
+                  m.r == attn_map_default((AttnKind)k).r);
+        for (int f = 0; f < param_values(k, (int)(sizeof fracs / sizeof fracs[0])); f++) {
+            AttnMap want = map_at(k, fracs[f]);
+            attn_map_format(text, sizeof text, want);
+            // "NAME" or "NAME r=R": split, parse, compare.
+            char *space = strchr(text, ' ');
+            int r_given = space != NULL;
+            float r = 0;
+            if (space) {
+                ck_assert_msg(strncmp(space, " r=", 3) == 0, "%s: no \" r=\"", text);
+                r = strtof(space + 3, NULL);
+                *space = '\0';
+            }
+            ck_assert_int_eq(r_given, info->param_help != NULL);
+            ck_assert_int_eq(attn_map_parse(text, r_given, r, &m, &err), 0);
+            ck_assert_int_eq(m.kind, want.kind);
+            ck_assert_msg(m.r == want.r, "%s: r %.9g, formatted from %.9g", info->name, m.r,
+                          want.r);
+        }
+        // Outside the range (NaN included), a parameter is refused, naming --r.
+        if (info->param_help) {
+            const float bad[] = {info->param_min - 0.5f, info->param_max + 0.5f, NAN};
+            for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(attn_map_parse(info->name, 1, bad[i], &m, &err), -1);
+                ck_assert_ptr_nonnull(strstr(err.msg, "--r"));
+            }
+        }
+    }
+    AttnMap m;
+    ck_assert_int_eq(attn_map_parse("no-such-map", 0, 0, &m, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, all));
+    ck_assert_str_eq(attn_map_format(text, sizeof text, map_of(ATTN_RSOFTMAX, 0.25f)),
+                     "rsoftmax r=0.25");
+    ck_assert_str_eq(attn_map_format(text, sizeof text, map_of(ATTN_SPARSEMAX, 0)), "sparsemax");
 }
 END_TEST
 
@@ -142,15 +218,15 @@ START_TEST(test_uniform_and_single_key) {
     const float rs[] = {0, 0.1f, 0.5f, 0.9f, 1};
     for (int n = 1; n <= 600; n += (n < 10 ? 1 : 97)) {
         for (int i = 0; i < n; i++) v[i] = (real)(i % 7) - 3.0f;
-        for (int kind = 0; kind < ATTN_NUM_KINDS; kind++)
-            for (int k = 0; k < (kind == ATTN_RSOFTMAX ? 5 : 1); k++) {
+        for (int kind = 0; kind < attn_map_count(); kind++)
+            for (int k = 0; k < param_values(kind, 5); k++) {
                 for (int i = 0; i < n; i++) x[i] = n == 1 ? 3.5f : 0.0f;
-                AttnMap map = map_of(kind, rs[k]);
+                AttnMap map = map_at(kind, rs[k]);
                 real aux = attn_row_forward(map, x, p, n, scratch);
                 for (int i = 0; i < n; i++)
                     if (fabs(p[i] - 1.0 / n) > 1e-6)
                         ck_abort_msg("%s r=%g n=%d: p[%d] = %.9g, want 1/n", attn_kind_name(kind),
-                                     rs[k], n, i, p[i]);
+                                     map.r, n, i, p[i]);
                 if (n == 1) {
                     attn_row_backward(map, x, p, aux, v, dx, n, scratch);
                     ck_assert(p[0] == 1.0f && dx[0] == 0.0f);
@@ -183,21 +259,30 @@ static int count_zeros(const real *p, int n) {  // p[n]
     return zeros;
 }
 
+// Every map whose row has an expected-zeros formula (r-softmax's is
+// rsoftmax_expected_zeros), against the zeros its forward produces.
 START_TEST(test_rsoftmax_zero_count) {
     real x[512], p[512], scratch[512];
     const float rs[] = {0, 0.1f, 0.25f, 0.5f, 0.75f, 0.9f, 1};
     Rng rng;
     rng_seed(&rng, 7);
-    for (int n = 1; n <= 512; n++)
-        for (int k = 0; k < 7; k++) {
-            distinct_row(&rng, x, n);
-            attn_row_forward(map_of(ATTN_RSOFTMAX, rs[k]), x, p, n, scratch);
-            int want = rsoftmax_expected_zeros(rs[k], n);
-            ck_assert_int_le(want, n > 1 ? n - 1 : 0);
-            if (count_zeros(p, n) != want)
-                ck_abort_msg("r=%g n=%d: %d exact zeros, rsoftmax_expected_zeros says %d", rs[k], n,
-                             count_zeros(p, n), want);
-        }
+    ck_assert_int_eq(attn_map_expected_zeros(map_of(ATTN_RSOFTMAX, 0.5f), 5),
+                     rsoftmax_expected_zeros(0.5f, 5));
+    ck_assert_int_eq(attn_map_expected_zeros(map_of(ATTN_SOFTMAX, 0), 5), -1);
+    for (int kind = 0; kind < attn_map_count(); kind++) {
+        if (attn_map_expected_zeros(map_of((AttnKind)kind, 0), 2) < 0) continue;
+        for (int n = 1; n <= 512; n++)
+            for (int k = 0; k < param_values(kind, 7); k++) {
+                AttnMap map = map_at(kind, rs[k]);
+                distinct_row(&rng, x, n);
+                attn_row_forward(map, x, p, n, scratch);
+                int want = attn_map_expected_zeros(map, n);
+                ck_assert_int_le(want, n > 1 ? n - 1 : 0);
+                if (count_zeros(p, n) != want)
+                    ck_abort_msg("%s r=%g n=%d: %d exact zeros, its formula says %d",
+                                 attn_kind_name(map.kind), map.r, n, count_zeros(p, n), want);
+            }
+    }
     // By hand, from the recipe: r = 0.9f is 0.899999976, so with n = 11 the
     // rank is 8.99999976 (not whole): keys 0..8 are zeroed.
     ck_assert_int_eq(rsoftmax_expected_zeros(0.9f, 11), 9);
@@ -293,9 +378,9 @@ START_TEST(test_distributions_on_random_rows) {
     const int ns[] = {1, 2, 3, 7, 64, 128, 513, 4096};
     for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
         for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++)
-            for (int kind = 0; kind < ATTN_NUM_KINDS; kind++) {
+            for (int kind = 0; kind < attn_map_count(); kind++) {
                 int n = ns[a];
-                AttnMap map = map_of(kind, kind == ATTN_RSOFTMAX ? (float)rng_uniform(&rng) : 0);
+                AttnMap map = map_at(kind, param_values(kind, 2) > 1 ? (float)rng_uniform(&rng) : 0);
                 real shift = (real)(rng_normal(&rng) * scales[s]);
                 for (int i = 0; i < n; i++) {
                     x[i] = shift + (real)(rng_normal(&rng) * scales[s]);
@@ -343,7 +428,8 @@ START_TEST(test_torch_golden) {
     free(text);
     ck_assert_ptr_nonnull(root);
     real x[512], v[512], want_p[512], want_dx[512], p[512], dx[512], scratch[512];
-    int rows = 0, counts[ATTN_NUM_KINDS] = {0};
+    int rows = 0, counts[MAX_MAPS] = {0};
+    ck_assert_int_le(attn_map_count(), MAX_MAPS);
     const cJSON *row;
     cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(root, "rows")) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "map");
@@ -385,7 +471,7 @@ START_TEST(test_torch_golden) {
         rows++;
     }
     cJSON_Delete(root);
-    for (int k = 0; k < ATTN_NUM_KINDS; k++) ck_assert_int_ge(counts[k], 6);
+    for (int k = 0; k < attn_map_count(); k++) ck_assert_int_ge(counts[k], 6);  // every map
 }
 END_TEST
 
@@ -394,6 +480,7 @@ Suite *attention_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_parse);
+    tcase_add_test(tc, test_table_format_parse_round_trip);
     tcase_add_test(tc, test_doc_rsoftmax_vectors);
     tcase_add_test(tc, test_doc_tsoftmax_gradient);
     tcase_add_test(tc, test_doc_sparsemax_entmax);

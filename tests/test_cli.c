@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "model/attention.h"
 #include "tests/testutil.h"
 #include "util/fileio.h"
 #include "weights/safetensors.h"
@@ -96,8 +97,9 @@ static char *read_fd_file(int fd, const char *path) {
 }
 
 // Runs argv (v[0] is "./NAME", one of the commands) with stdin from
-// /dev/null and stdout / stderr captured.
-static Proc run(Args *a) {
+// /dev/null and stdout / stderr captured, in the directory cwd (NULL: this
+// one).
+static Proc run_in(Args *a, const char *cwd) {
     Proc p = {0};
     const char *bin_dir = getenv("CLI_BIN_DIR");
     if (bin_dir && *bin_dir && strncmp(a->v[0], "./", 2) == 0) {
@@ -111,6 +113,12 @@ static Proc run(Args *a) {
         used += (size_t)snprintf(p.cmdline + used, sizeof p.cmdline - used, "%s%s", i ? " " : "",
                                  a->v[i]);
     ck_assert_msg(access(a->v[0], X_OK) == 0, "%s: not built (run `make all` first)", a->v[0]);
+    if (cwd) {  // the binary by its absolute path
+        char *absolute = realpath(a->v[0], NULL);
+        ck_assert_ptr_nonnull(absolute);
+        free(a->v[0]);
+        a->v[0] = absolute;
+    }
     char out_path[] = "/tmp/cli-out-XXXXXX", err_path[] = "/tmp/cli-err-XXXXXX";
     int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
     ck_assert_msg(out_fd >= 0 && err_fd >= 0, "mkstemp failed");
@@ -120,6 +128,7 @@ static Proc run(Args *a) {
     if (pid == 0) {
         int in = open("/dev/null", O_RDONLY);
         if (in < 0 || dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(126);
+        if (cwd && chdir(cwd) != 0) _exit(126);
         // Idle OpenMP threads sleep instead of spinning: the suite runs on
         // shared cores, where spinning threads slow each other down badly.
         setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
@@ -132,6 +141,8 @@ static Proc run(Args *a) {
     p.err = read_fd_file(err_fd, err_path);
     return p;
 }
+
+static Proc run(Args *a) { return run_in(a, NULL); }
 
 static void proc_free(Proc *p) {
     free(p->out);
@@ -809,8 +820,9 @@ END_TEST
 
 // ------------------------------------------------------------ 6. errors
 
-// tiny_bert variants in tmp: relu/ (hidden_act "relu"), reshaped/ (one
-// tensor [32, 32] stored as [16, 64]), dropped/ (one tensor missing).
+// tiny_bert variants in tmp: relu/ (hidden_act "relu"), no-r/ (rsoftmax
+// without attention_r), reshaped/ (one tensor [32, 32] stored as
+// [16, 64]), dropped/ (one tensor missing).
 static const char *const RESHAPED = "bert.encoder.layer.1.attention.self.key.weight";
 static const char *const DROPPED = "bert.encoder.layer.0.output.dense.bias";
 
@@ -825,6 +837,21 @@ static void write_variants(const char *tmp) {
     free(text);
     free(config);
     free(relu);
+
+    // no-r/: a config naming a map that takes a parameter, without it.  The
+    // command line defaults --r; a config must not.
+    char *no_r = tiny_copy_without_weights(tmp, "no-r");
+    copy_file(TINY, no_r, "model.safetensors");
+    config = path_in(no_r, "config.json");
+    text = read_text(config);
+    char *brace = strchr(text, '{'), *edited;
+    ck_assert_ptr_nonnull(brace);
+    ck_assert_int_ge(asprintf(&edited, "{\"attention_probs_fn\": \"rsoftmax\",%s", brace + 1), 0);
+    test_write_file(no_r, "config.json", edited, strlen(edited));
+    free(edited);
+    free(text);
+    free(config);
+    free(no_r);
 
     StFile *src = golden_open(TINY "/model.safetensors");
     int n = st_count(src);
@@ -864,25 +891,41 @@ typedef struct {
 } ErrorCase;
 
 static const ErrorCase ERRORS[] = {
-    {"finetune", {"--task", "sst2"}, {"--model"}},
     {"finetune", {"--model", "@no-such-model"}, {"no-such-model"}},
     {"finetune", {"--model", TINY, "--bogus-option"}, {"--bogus-option"}},
     {"finetune", {"--model", TINY, "--lr", "abc"}, {"--lr", "abc"}},
-    {"finetune", {"--model", TINY, "--attn", "rsoftmax"}, {"--r", "rsoftmax"}},
+    {"finetune", {"--model", TINY, "--attn", "rsoftmax", "--r", "-0.5"}, {"--r", "-0.5", "[0, 1]"}},
     {"finetune", {"--model", TINY, "--attn", "softmax", "--r", "0.5"}, {"--r", "softmax"}},
     {"finetune", {"--model", TINY, "--attn", "rsoftmax", "--r", "1.5"}, {"--r", "1.5"}},
     {"finetune", {"--model", TINY, "--r", "0.5"}, {"--r"}},
+    // Each value out of its option's range names the option and the range.
+    {"finetune", {"--model", TINY, "--epochs", "0"}, {"--epochs 0", ">= 1"}},
+    {"finetune", {"--model", TINY, "--lr", "-1"}, {"--lr -1", "> 0"}},
+    {"finetune", {"--model", TINY, "--threads", "0"}, {"--threads 0", ">= 1"}},
+    {"finetune", {"--model", TINY, "--warmup", "2"}, {"--warmup 2", "[0, 1]"}},
+    {"finetune", {"--model", TINY, "--dropout", "1"}, {"--dropout 1", "[0, 1)"}},
+    {"finetune", {"--model", TINY, "--max-len", "2"}, {"--max-len 2", "[3, 4096]"}},
+    {"finetune", {"--model", TINY, "--log-every", "0"}, {"--log-every 0", ">= 1"}},
+    {"finetune", {"--model", TINY, "--max-steps", "-1"}, {"--max-steps -1", ">= 0"}},
+    // Flags that do not apply to the task or the command.
+    {"finetune", {"--model", TINY, "--label-col", "label"}, {"--label-col belongs to --task custom"}},
+    {"finetune", {"--model", TINY, "--no-header"}, {"--no-header belongs to --task custom"}},
+    {"finetune", {"--model", TINY, "--test", "@t.tsv"}, {"--test", "./finetune", "./evaluate"}},
+    // (the harness adds --data-dir, which a custom task does not read)
+    {"finetune", {"--task", "custom", "--model", TINY, "--train", "@t.tsv"}, {"--data-dir", "GLUE"}},
     {"finetune", {"--model", "@relu"}, {"@relu/config.json", "hidden_act", "\"relu\""}},
     {"finetune", {"--model", "@reshaped"}, {"@reshaped/model.safetensors", RESHAPED, "[16, 64]"}},
     {"finetune", {"--model", "@dropped"}, {"@dropped", DROPPED, "missing"}},
-    {"evaluate", {"--task", "sst2"}, {"--model"}},
     {"evaluate", {"--model", "@no-such-model"}, {"no-such-model"}},
     {"evaluate", {"--model", TINY, "--bogus-option"}, {"--bogus-option"}},
     {"evaluate", {"--model", TINY, "--batch-size", "abc"}, {"--batch-size", "abc"}},
-    {"evaluate", {"--model", TINY, "--attn", "rsoftmax"}, {"--r", "rsoftmax"}},
+    {"evaluate", {"--model", TINY, "--threads", "0"}, {"--threads 0", ">= 1"}},
+    {"evaluate", {"--model", TINY, "--batch-size", "0"}, {"--batch-size 0", "[1, 65536]"}},
+    {"evaluate", {"--model", TINY, "--separator", "comma"}, {"--separator belongs to --task custom"}},
     {"evaluate", {"--model", TINY, "--attn", "softmax", "--r", "0.5"}, {"--r", "softmax"}},
     {"evaluate", {"--model", TINY, "--attn", "rsoftmax", "--r", "1.5"}, {"--r", "1.5"}},
     {"evaluate", {"--model", "@relu"}, {"@relu/config.json", "hidden_act", "\"relu\""}},
+    {"evaluate", {"--model", "@no-r"}, {"@no-r/config.json", "attention_r", "missing"}},
     {"evaluate", {"--model", "@reshaped"}, {"@reshaped/model.safetensors", RESHAPED, "[16, 64]"}},
     {"evaluate", {"--model", "@dropped"}, {"@dropped", DROPPED, "missing"}},
     {"export", {"--out", "@x"}, {"--checkpoint"}},
@@ -1010,6 +1053,134 @@ START_TEST(help_lists_options_with_defaults) {
 }
 END_TEST
 
+// The --help line of option `name` (from "--NAME" to the end of its line),
+// copied into out; "" when there is none.
+static void help_line(const char *help, const char *name, char *out, size_t cap) {
+    char head[64];
+    snprintf(head, sizeof head, "\n  --%s ", name);
+    const char *line = strstr(help, head);
+    out[0] = '\0';
+    if (line) {
+        const char *end = strchr(line + 1, '\n');
+        snprintf(out, cap, "%.*s", (int)(end ? end - line - 1 : (long)strlen(line + 1)), line + 1);
+    }
+}
+
+// What issue 13 asks of the defaults and issue 10 of the tables: the usage
+// line names only the required options; --model defaults to the fetched
+// model and says how it is fetched; --lr is the README recipe's 5e-5; --r
+// defaults to 0.25 with rsoftmax; --attn and the maps' list name every row
+// of the attention map table; --test is an ./evaluate option only.
+START_TEST(help_from_the_tables) {
+    const char *cmds[] = {"./finetune", "./evaluate"};
+    char line[1024];
+    for (int c = 0; c < 2; c++) {
+        Args a = {0};
+        args_add(&a, cmds[c], "--help", NULL);
+        Proc p = run(&a);
+        expect_ok(&p);
+        char usage[128];
+        snprintf(usage, sizeof usage, "usage: %s --task NAME [options]\n", cmds[c]);
+        ck_assert_msg(strncmp(p.out, usage, strlen(usage)) == 0, "%s --help starts: %.80s", cmds[c],
+                      p.out);
+        help_line(p.out, "model", line, sizeof line);
+        ck_assert_msg(strstr(line, "(default: models/all-MiniLM-L6-v2)") &&
+                          strstr(line, "scripts/fetch_model.sh"),
+                      "%s --model: %s", cmds[c], line);
+        help_line(p.out, "r", line, sizeof line);
+        ck_assert_msg(strstr(line, "(default: 0.25 with rsoftmax)"), "%s --r: %s", cmds[c], line);
+        help_line(p.out, "test", line, sizeof line);
+        ck_assert_msg((c == 1) == (line[0] != '\0'), "%s --help: --test %s", cmds[c],
+                      c ? "missing" : "listed");
+        char attn[1024];
+        help_line(p.out, "attn", attn, sizeof attn);
+        const char *maps = strstr(p.out, "\nAttention maps");
+        ck_assert_msg(maps, "%s --help: no list of attention maps", cmds[c]);
+        for (int k = 0; k < attn_map_count(); k++) {
+            const AttnMapInfo *info = attn_map_info((AttnKind)k);
+            char row[64];
+            snprintf(row, sizeof row, "\n  %s ", info->name);
+            ck_assert_msg(strstr(attn, info->name) && strstr(maps, row),
+                          "%s --help: map %s missing", cmds[c], info->name);
+        }
+        if (c == 0) {
+            help_line(p.out, "lr", line, sizeof line);
+            ck_assert_msg(strstr(line, "(default: 5e-05)"), "--lr: %s", line);
+        }
+        proc_free(&p);
+        args_free(&a);
+    }
+    Args a = {0};
+    args_add(&a, "./export", "--help", NULL);
+    Proc p = run(&a);
+    expect_ok(&p);
+    const char usage[] = "usage: ./export --checkpoint DIR --out DIR [options]\n";
+    ck_assert_msg(strncmp(p.out, usage, strlen(usage)) == 0, "./export --help starts: %.80s", p.out);
+    proc_free(&p);
+    args_free(&a);
+}
+END_TEST
+
+// `./finetune --task sst2 --attn rsoftmax` as typed, in a directory without
+// models/: one line naming --model and the command that fetches it.  The
+// same for ./evaluate.
+START_TEST(default_model_missing) {
+    char *tmp = test_tmpdir();
+    const char *cmds[] = {"./finetune", "./evaluate"};
+    const char *want[] = {"--model", "scripts/fetch_model.sh models/all-MiniLM-L6-v2"};
+    for (int c = 0; c < 2; c++) {
+        Args a = {0};
+        args_add(&a, cmds[c], "--task", "sst2", "--attn", "rsoftmax", NULL);
+        Proc p = run_in(&a, tmp);
+        expect_one_line_error(&p, want, 2);
+        proc_free(&p);
+        args_free(&a);
+    }
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// The defaults together: in a directory where models/ holds the default
+// model and data/glue the tiny SST-2 files, `./finetune --task sst2 --attn
+// rsoftmax` (plus --max-steps 1 to keep it short) trains with r = 0.25 and
+// lr 5e-5 into runs/finetune, as trainer_state.json records.
+START_TEST(finetune_runs_as_typed) {
+    char *tmp = test_tmpdir(), *models = path_in(tmp, "models"), *data = path_in(tmp, "data");
+    char *model = realpath("models/all-MiniLM-L6-v2", NULL), *glue = realpath(SGD_DATA, NULL);
+    ck_assert_msg(model && glue, "models/all-MiniLM-L6-v2 or " SGD_DATA " missing (make model)");
+    Err err;
+    if (dir_make(models, &err) != 0 || dir_make(data, &err) != 0) ck_abort_msg("%s", err.msg);
+    char *model_link = path_in(models, "all-MiniLM-L6-v2"), *glue_link = path_in(data, "glue");
+    ck_assert_int_eq(symlink(model, model_link), 0);
+    ck_assert_int_eq(symlink(glue, glue_link), 0);
+    Args a = {0};
+    args_add(&a, "./finetune", "--task", "sst2", "--attn", "rsoftmax", "--max-steps", "1", NULL);
+    Proc p = run_in(&a, tmp);
+    expect_ok(&p);
+    ck_assert_msg(strstr(p.err, "attention rsoftmax r=0.25") && strstr(p.err, "lr 5e-05"),
+                  "the run does not say rsoftmax r=0.25 and lr 5e-05:\n%s", p.err);
+    proc_free(&p);
+    args_free(&a);
+    char *state_path = path_in(tmp, "runs/finetune/last/trainer_state.json");
+    cJSON *state = read_json(state_path);
+    const cJSON *config = json_at(state, state_path, "run_config");
+    ck_assert_str_eq(json_at(config, state_path, "attn")->valuestring, "rsoftmax");
+    ck_assert_float_eq((float)json_at(config, state_path, "r")->valuedouble, 0.25f);
+    ck_assert_float_eq((float)json_at(config, state_path, "lr")->valuedouble, 5e-5f);
+    cJSON_Delete(state);
+    free(state_path);
+    ck_assert_int_eq(unlink(model_link), 0);  // the links, before the tree goes
+    ck_assert_int_eq(unlink(glue_link), 0);
+    free(model_link);
+    free(glue_link);
+    free(model);
+    free(glue);
+    free(models);
+    free(data);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
 Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("sgd_step");
@@ -1040,6 +1211,9 @@ Suite *cli_suite(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, errors_are_one_line);
     tcase_add_test(tc, help_lists_options_with_defaults);
+    tcase_add_test(tc, help_from_the_tables);
+    tcase_add_test(tc, default_model_missing);
+    tcase_add_test(tc, finetune_runs_as_typed);
     suite_add_tcase(s, tc);
     return s;
 }

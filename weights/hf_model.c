@@ -177,6 +177,11 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
             err_prefix(err, "%s: field attention_probs_fn", path);
             goto done;
         }
+        if (!r_given && attn_map_has_param(c->attn)) {  // no silent default in a config
+            err_set(err, "%s: field attention_r: missing (attention_probs_fn %s takes it)", path,
+                    attn_fn);
+            goto done;
+        }
         out->has_attn = 1;
     }
     rc = 0;
@@ -457,7 +462,7 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         goto done;
     cJSON_DeleteItemFromObjectCaseSensitive(root, "num_labels");
     cJSON_DeleteItemFromObjectCaseSensitive(root, "attention_r");
-    if (cfg->attn.kind == ATTN_RSOFTMAX &&
+    if (attn_map_has_param(cfg->attn) &&
         json_set(root, "attention_r", cJSON_CreateNumber(cfg->attn.r), dst, err))
         goto done;
     char *out = cJSON_Print(root);
