@@ -85,6 +85,11 @@ static int parse_value(const CliOption *o, const char *arg, Err *err) {
 }
 
 int cli_parse(int argc, char **argv, const CliOption *opts, int n, const char *usage, Err *err) {
+    return cli_parse_with_args(argc, argv, opts, n, usage, NULL, err);
+}
+
+int cli_parse_with_args(int argc, char **argv, const CliOption *opts, int n, const char *usage,
+                        int *first_arg, Err *err) {
     struct option *longs = err_calloc(err, (size_t)n + 2, sizeof(struct option), "options");
     if (!longs) return -1;
     for (int i = 0; i < n; i++)
@@ -108,7 +113,8 @@ int cli_parse(int argc, char **argv, const CliOption *opts, int n, const char *u
             rc = err_set(err, "%s: unknown option (see --help)", argv[optind - 1]);
         }
     }
-    if (rc == 0 && optind < argc)
+    if (first_arg) *first_arg = optind;
+    if (rc == 0 && optind < argc && !first_arg)
         rc = err_set(err, "%s: unexpected argument (options are --name value; see --help)", argv[optind]);
     free(longs);
     return rc;
@@ -144,16 +150,29 @@ int cli_session_rows(SessionOptions *s, CliSessionExtras *x, CliOption *out) {
 int cli_finish_session(SessionOptions *s, const CliSessionExtras *x, Err *err) {
     if (!s->model_dir) return err_set(err, "--model is required (see --help)");
     if (!s->task) return err_set(err, "--task is required (see --help)");
+    if (cli_finish_model(s, x, err) != 0) return -1;
+    if (cli_separator(x->separator, &s->custom.separator, err) != 0) return -1;
+    s->custom.header = !x->no_header;
+    int custom = strcmp(s->task, "custom") == 0;
+    if (!custom && (s->custom.train || s->custom.dev || s->custom.test || s->custom.text_a))
+        return err_set(err, "--train/--dev/--test/--text-col belong to --task custom");
+    return 0;
+}
+
+int cli_separator(const char *name, char *sep, Err *err) {
+    if (strcmp(name, "tab") == 0)
+        *sep = '\t';
+    else if (strcmp(name, "comma") == 0)
+        *sep = ',';
+    else
+        return err_set(err, "--separator %s: expected tab or comma", name);
+    return 0;
+}
+
+int cli_finish_model(SessionOptions *s, const CliSessionExtras *x, Err *err) {
     if (s->max_len < 3 || s->max_len > 4096) return err_set(err, "--max-len %d: expected 3 to 4096", s->max_len);
     if (s->batch_size < 1 || s->batch_size > 65536)
         return err_set(err, "--batch-size %d: expected 1 to 65536", s->batch_size);
-    if (strcmp(x->separator, "tab") == 0)
-        s->custom.separator = '\t';
-    else if (strcmp(x->separator, "comma") == 0)
-        s->custom.separator = ',';
-    else
-        return err_set(err, "--separator %s: expected tab or comma", x->separator);
-    s->custom.header = !x->no_header;
     s->attn_given = x->attn_given;
     if (x->attn_given) {
         if (attn_map_parse(x->attn_name, x->r_given, x->r, &s->attn, err) != 0)
@@ -161,8 +180,5 @@ int cli_finish_session(SessionOptions *s, const CliSessionExtras *x, Err *err) {
     } else if (x->r_given) {
         return err_set(err, "--r needs --attn rsoftmax");
     }
-    int custom = strcmp(s->task, "custom") == 0;
-    if (!custom && (s->custom.train || s->custom.dev || s->custom.test || s->custom.text_a))
-        return err_set(err, "--train/--dev/--test/--text-col belong to --task custom");
     return 0;
 }

@@ -27,6 +27,10 @@ typedef struct {
 // main exits 0), -1 on a bad option or value (err says which).  Defaults are
 // whatever the destinations hold before the call.
 int cli_parse(int argc, char **argv, const CliOption *opts, int n, const char *usage, Err *err);
+// The same, also accepting arguments that are not options (getopt moves them
+// to the end of argv): they are argv[*first_arg .. argc).
+int cli_parse_with_args(int argc, char **argv, const CliOption *opts, int n, const char *usage,
+                        int *first_arg, Err *err);
 
 // The rows ./finetune and ./evaluate share: model, task, data, custom-task
 // columns, max-len, batch-size, attention, bad rows.  Writes at most 32 rows
@@ -43,5 +47,10 @@ typedef struct {
 int cli_session_rows(SessionOptions *s, CliSessionExtras *x, CliOption *out);
 // Validates and converts what cli_session_rows collected.
 int cli_finish_session(SessionOptions *s, const CliSessionExtras *x, Err *err);
+// Its --max-len, --batch-size, --attn / --r part, for a command without a
+// task (./predict).
+int cli_finish_model(SessionOptions *s, const CliSessionExtras *x, Err *err);
+// --separator tab|comma as a character.
+int cli_separator(const char *name, char *sep, Err *err);
 
 #endif
