@@ -1186,11 +1186,12 @@ START_TEST(predict_matches_transformers) {
 }
 END_TEST
 
-// Pairs (tab-separated lines) and a regression head: ./predict gives what
-// ./evaluate gives on the same pairs as a custom task (softmax of its
-// logits; the score itself).
+// Pairs (tab-separated lines), a regression head and an --attn override:
+// ./predict gives what ./evaluate gives on the same pairs as a custom task
+// (softmax of its logits; the score itself).
 START_TEST(predict_pairs_match_evaluate) {
     const bool regression = _i == 1;
+    const char *attn = _i == 2 ? "sparsemax" : "softmax";
     char *tmp = test_tmpdir(), *pred = path_in(tmp, "pred.tsv");
     const char dev[] = "a fun movie\tthe worst film ever .\t1\n"
                        "dull , slow and old\tit is not bad at all\t0\n"
@@ -1201,7 +1202,7 @@ START_TEST(predict_pairs_match_evaluate) {
     const char *model = regression ? TINY_STSB : TINY;
     args_add(&a, "./evaluate", "--model", model, "--task", "custom", "--dev", dev_path,
              "--text-col", "0", "--text-b-col", "1", "--label-col", "2", "--no-header",
-             "--max-len", "64", "--threads", "2", "--predictions", pred, NULL);
+             "--max-len", "64", "--threads", "2", "--predictions", pred, "--attn", attn, NULL);
     args_add(&a, regression ? "--regression" : "--labels", NULL);
     if (!regression) args_add(&a, "0,1", NULL);
     run_ok(&a);
@@ -1214,7 +1215,7 @@ START_TEST(predict_pairs_match_evaluate) {
                          "the worst film ever .\ta fun movie\n";
     test_write_file(tmp, "pairs.txt", pairs, strlen(pairs));
     add_predict_args(&a, model);
-    args_add(&a, "--json", NULL);
+    args_add(&a, "--json", "--attn", attn, NULL);
     Proc p = run_with_stdin(&a, lines);
     expect_ok(&p);
     Answer ans[8];
@@ -1408,7 +1409,7 @@ Suite *cli_suite(void) {
     tc = tcase_create("predict");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, predict_matches_transformers);
-    tcase_add_loop_test(tc, predict_pairs_match_evaluate, 0, 2);
+    tcase_add_loop_test(tc, predict_pairs_match_evaluate, 0, 3);
     tcase_add_test(tc, predict_answers_each_line_at_once);
     tcase_add_loop_test(tc, predict_bad_inputs, 0, (int)(sizeof BAD_INPUTS / sizeof BAD_INPUTS[0]));
     suite_add_tcase(s, tc);
