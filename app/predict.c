@@ -302,7 +302,10 @@ static int take_jsonl(Predictor *p, const char *text, size_t len, int line, Err 
     const char *key_b = p->o->text_b_col ? p->o->text_b_col : "text_b";
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, p->text_col);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, key_b);
-    if (!j || !cJSON_IsObject(j))
+    if (!j)
+        rc = add_bad(p, line, "not valid JSON (expected an object such as {\"%s\": \"...\"})",
+                     p->text_col);
+    else if (!cJSON_IsObject(j))
         rc = add_bad(p, line, "expected a JSON object such as {\"%s\": \"...\"}", p->text_col);
     else if (!cJSON_IsString(a))
         rc = add_bad(p, line, "no string \"%s\"", p->text_col);
@@ -485,7 +488,12 @@ int predict_run(const PredictOptions *o, Err *err) {
     if (f->columns && f->take == take_table && !o->header && resolve_columns(&p, NULL, err) != 0)
         return -1;
     int rc = -1, fd = -1;
-    if (session_open(&p.s, &o->model, o->model.batch_size, 0, err) != 0) return -1;
+    if (o->input && (fd = open(o->input, O_RDONLY)) < 0)
+        return err_set(err, "%s: %s", o->input, strerror(errno));
+    if (session_open(&p.s, &o->model, o->model.batch_size, 0, err) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
     p.width = bert_config(p.s.model)->num_labels;
     for (int k = 0; k < p.width; k++) {
         snprintf(p.generic_labels[k], sizeof p.generic_labels[k], "LABEL_%d", k);
@@ -500,16 +508,12 @@ int predict_run(const PredictOptions *o, Err *err) {
     p.out = err_calloc(err, (size_t)o->window * p.width, sizeof *p.out, "model outputs");
     p.probs = err_calloc(err, (size_t)p.width, sizeof *p.probs, "probabilities");
     if (!p.ds || !p.entries || !p.out || !p.probs) goto done;
-    if (o->input && (fd = open(o->input, O_RDONLY)) < 0) {
-        err_set(err, "%s: %s", o->input, strerror(errno));
-        goto done;
-    }
     print_header(&p);
     if (o->num_texts > 0 ? run_texts(&p, err) : run_stream(&p, fd >= 0 ? fd : 0, err)) goto done;
     if (o->timing) report_timing(&p, seconds() - t_start);
     if (p.bad > 0)
-        fprintf(stderr, "predict: %ld bad inputs (named above) were not answered, %ld were\n",
-                p.bad, p.answered);
+        fprintf(stderr, "predict: %ld bad input%s (named above) not answered, %ld answered\n",
+                p.bad, p.bad == 1 ? "" : "s", p.answered);
     rc = p.bad > 0 ? 1 : 0;
 done:
     for (int i = 0; i < p.num_entries; i++) free(p.entries[i].error);

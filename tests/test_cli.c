@@ -1331,7 +1331,7 @@ static const struct {
      "{\"text\": \"x\", \"text_b\": \"\"}\nnot json\n{\"text\": \"ok\", \"text_b\": \"fine\"}\n",
      {1, 5},
      {"stdin:2: a pair without its second text", "stdin:3: a pair without its second text",
-      "stdin:4: expected a JSON object"}},
+      "stdin:4: not valid JSON"}},
 };
 
 START_TEST(predict_bad_inputs) {
