@@ -1088,9 +1088,8 @@ static int read_json_answers(const char *out, Answer *ans, int cap, bool regress
     return n;
 }
 
-// Parses the TSV output: "label\t0\t1" then "LABEL\tP0\tP1" per answer.
-static int read_tsv_answers(const char *out, Answer *ans, int cap) {
-    const char header[] = "label\t0\t1\n";
+// Parses the TSV output: the header line, then "LABEL\tP0\tP1" per answer.
+static int read_tsv_answers(const char *out, const char *header, Answer *ans, int cap) {
     ck_assert_msg(strncmp(out, header, strlen(header)) == 0, "header: %s", out);
     int n = 0;
     for (const char *at = out + strlen(header); *at; n++) {
@@ -1158,7 +1157,7 @@ START_TEST(predict_matches_transformers) {
     args_add(&a, "--batch-size", "2", "--window", "5", NULL);
     p = run_with_stdin(&a, lines);
     expect_ok(&p);
-    ck_assert_int_eq(read_tsv_answers(p.out, ans, 32), N);
+    ck_assert_int_eq(read_tsv_answers(p.out, "label\t0\t1\n", ans, 32), N);
     for (int i = 0; i < N; i++) {
         snprintf(what, sizeof what, "stdin line %d", i + 1);
         check_answer(&ans[i], logits + 2 * order[i], 1e-5, what);  // TSV has 6 decimals
@@ -1178,6 +1177,35 @@ START_TEST(predict_matches_transformers) {
     check_answer(&ans[1], logits + 2, 1e-5, "argument 2");
     proc_free(&p);
     args_free(&a);
+
+    // The label names are the checkpoint's id2label.
+    char *named = tiny_copy_without_weights(tmp, "named");
+    copy_file(TINY, named, "model.safetensors");
+    char *config_path = path_in(named, "config.json");
+    cJSON *config = read_json(config_path);
+    cJSON *id2label = cJSON_GetObjectItemCaseSensitive(config, "id2label");
+    ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(id2label, "0", cJSON_CreateString("negative")));
+    ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(id2label, "1", cJSON_CreateString("positive")));
+    char *config_text = cJSON_Print(config);
+    test_write_file(named, "config.json", config_text, strlen(config_text));
+    add_predict_args(&a, named);
+    args_add(&a, DEV_SENTENCES[0], DEV_SENTENCES[3], NULL);
+    p = run(&a);
+    expect_ok(&p);
+    ck_assert_int_eq(read_tsv_answers(p.out, "label\tnegative\tpositive\n", ans, 32), 2);
+    for (int i = 0; i < 2; i++) {
+        const float *l = logits + 2 * (i ? 3 : 0);
+        double probs[2];
+        softmax2(l, probs);
+        assert_allclose_d("named labels", ans[i].probs, probs, 2, 1e-5, 0);
+        ck_assert_str_eq(ans[i].label, l[1] > l[0] ? "positive" : "negative");
+    }
+    proc_free(&p);
+    args_free(&a);
+    free(config_text);
+    cJSON_Delete(config);
+    free(config_path);
+    free(named);
 
     free(lines);
     free(logits);
