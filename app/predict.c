@@ -126,7 +126,7 @@ typedef struct {
     const char *name;
     int (*take)(Predictor *p, const char *text, size_t len, int line, Err *err);
     const char *default_text_col;
-    bool columns;  // reads --text-col, --text-b-col, --separator, --no-header
+    bool columns;  // takes --text-col / --text-b-col (table: --separator, --no-header too)
 } Format;
 
 struct Predictor {
