@@ -21,6 +21,7 @@ static const BitName COMMANDS[] = {
     {CLI_EVALUATE, "./evaluate"},
     {CLI_EXPORT, "./export"},
     {CLI_BENCH, "build/bench"},
+    {CLI_PREDICT, "./predict"},
 };
 static const BitName TASKS[] = {
     {CLI_CUSTOM_TASK, "--task custom"},
@@ -219,7 +220,8 @@ int cli_parse(int argc, char **argv, const CliCommand *cmd, const CliTable *tabl
             rc = err_set(err, "%s: unknown option (see --help)", argv[optind - 1]);
         }
     }
-    if (rc == 0 && optind < argc)
+    if (cmd->first_arg) *cmd->first_arg = optind;
+    if (rc == 0 && optind < argc && !cmd->first_arg)
         rc = err_set(err, "%s: unexpected argument (options are --name value; see --help)", argv[optind]);
     if (rc == 0) rc = check_given(cmd, opts, seen, n, err);
     free(longs);
@@ -295,18 +297,28 @@ unsigned cli_session_task_bits(const void *session_options) {
 }
 
 int cli_finish_session(SessionOptions *s, const CliSessionExtras *x, Err *err) {
+    if (cli_finish_model(s, x, err) != 0 || cli_separator(x->separator, &s->custom.separator, err) != 0)
+        return -1;
+    s->custom.header = !x->no_header;
+    return 0;
+}
+
+int cli_separator(const char *name, char *sep, Err *err) {
+    if (strcmp(name, "tab") == 0)
+        *sep = '\t';
+    else if (strcmp(name, "comma") == 0)
+        *sep = ',';
+    else
+        return err_set(err, "--separator %s: expected tab or comma", name);
+    return 0;
+}
+
+int cli_finish_model(SessionOptions *s, const CliSessionExtras *x, Err *err) {
     if (!x->model_given && !dir_exists(s->model_dir))
         return err_set(err,
                        "--model: the default model %s is not there: fetch it with "
                        "scripts/fetch_model.sh %s (or give --model DIR)",
                        s->model_dir, s->model_dir);
-    if (strcmp(x->separator, "tab") == 0)
-        s->custom.separator = '\t';
-    else if (strcmp(x->separator, "comma") == 0)
-        s->custom.separator = ',';
-    else
-        return err_set(err, "--separator %s: expected tab or comma", x->separator);
-    s->custom.header = !x->no_header;
     s->attn_given = x->attn_given;
     if (x->attn_given) {
         if (attn_map_parse(x->attn_name, x->r_given, x->r, &s->attn, err) != 0)

@@ -27,7 +27,8 @@ enum {
     CLI_EVALUATE = 1 << 1,
     CLI_EXPORT = 1 << 2,
     CLI_BENCH = 1 << 3,
-    CLI_COMMANDS = CLI_FINETUNE | CLI_EVALUATE | CLI_EXPORT | CLI_BENCH,
+    CLI_PREDICT = 1 << 4,
+    CLI_COMMANDS = CLI_FINETUNE | CLI_EVALUATE | CLI_EXPORT | CLI_BENCH | CLI_PREDICT,
     CLI_CUSTOM_TASK = 1 << 8,  // --task custom
     CLI_GLUE_TASK = 1 << 9,    // a GLUE task
 };
@@ -74,6 +75,9 @@ typedef struct {
     // values are parsed; NULL: the command has no task.
     unsigned (*task_bits)(const void *ctx);
     const void *ctx;
+    // Non-NULL: the command also takes arguments that are not options
+    // (getopt moves them to the end): they are argv[*first_arg .. argc).
+    int *first_arg;
 } CliCommand;
 
 // Parses argv against the rows of tables[num_tables].  Returns 0, 1 when
@@ -101,5 +105,10 @@ void cli_session_rows(SessionOptions *s, CliSessionExtras *x);
 // The task bits of a SessionOptions (CliCommand.task_bits).
 unsigned cli_session_task_bits(const void *session_options);
 int cli_finish_session(SessionOptions *s, const CliSessionExtras *x, Err *err);
+// Its model part (the default model is there, --attn / --r), for a command
+// without a task (./predict).
+int cli_finish_model(SessionOptions *s, const CliSessionExtras *x, Err *err);
+// --separator tab|comma as a character.
+int cli_separator(const char *name, char *sep, Err *err);
 
 #endif

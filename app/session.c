@@ -17,8 +17,7 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
                  Err *err) {
     memset(s, 0, sizeof *s);
     if (hf_config_load(opt->model_dir, &s->config, err) != 0) return -1;
-    s->task = open_task(opt, &s->config, err);
-    if (!s->task) return -1;
+    if (opt->task && !(s->task = open_task(opt, &s->config, err))) return -1;
     s->tok = tok_load(opt->model_dir, err);
     if (!s->tok) goto fail;
     if (tok_vocab_size(s->tok) > s->config.bert.vocab_size) {
@@ -26,8 +25,8 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
                 opt->model_dir, tok_vocab_size(s->tok), s->config.bert.vocab_size);
         goto fail;
     }
-    int outputs = task_num_outputs(s->task);
-    for (int i = 0; i < outputs && !task_is_regression(s->task); i++)
+    int outputs = s->task ? task_num_outputs(s->task) : s->config.bert.num_labels;
+    for (int i = 0; i < outputs && s->task && !task_is_regression(s->task); i++)
         s->label_names[i] = task_label_name(s->task, i);
     s->checkpoint_attn = s->config.bert.attn;
     if (opt->attn_given) {
@@ -84,7 +83,7 @@ fail:
 }
 
 int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *out, Err *err) {
-    int rc = -1, width = task_num_outputs(s->task);
+    int rc = -1, width = bert_config(s->model)->num_labels;
     BatchPlan *plan = plan_eval(tokset_lengths(ts), tokset_size(ts), batch_size, err);
     Batch *batch = batch_alloc(batch_size, tokset_max_len(ts), err);
     if (!plan || !batch) goto done;

@@ -18,7 +18,8 @@
 
 typedef struct {
     const char *model_dir;     // HF directory or checkpoint: config, weights, tokenizer
-    const char *task;          // GLUE name (sst2, SST-2, mnli, ...) or "custom"
+    const char *task;          // GLUE name (sst2, SST-2, mnli, ...) or "custom"; NULL: no
+                               // task, the checkpoint's own head (./predict)
     const char *data_dir;      // GLUE root holding SST-2/, CoLA/, ...
     CustomTaskOptions custom;  // --task custom
     int max_len;
@@ -34,7 +35,7 @@ typedef struct {
     Task *task;
     Bert *model;
     HfLoadReport load;
-    const char *label_names[HF_MAX_LABELS];  // the task's labels in model order
+    const char *label_names[HF_MAX_LABELS];  // the task's labels in model order (no task: NULL)
     bool attn_overridden;                    // --attn differs from the checkpoint's
     AttnMap checkpoint_attn;
     int max_len;  // --max-len, capped by the checkpoint's position table

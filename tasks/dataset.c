@@ -94,6 +94,45 @@ static int grow_examples(Dataset *ds, Err *err) {
     return 0;
 }
 
+Dataset *dataset_new(const char *name, Err *err) {
+    Dataset *ds = err_calloc(err, 1, sizeof *ds, "dataset");
+    if (!ds) return NULL;
+    if (!(ds->path = strdup(name))) {
+        err_set(err, "out of memory copying a name");
+        free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+// Points the texts of examples [from, n) into the arena (after it moved,
+// from 0).
+static void point_texts(Dataset *ds, int from) {
+    for (int i = from; i < ds->n; i++) {
+        ds->ex[i].text_a = ds->arena + ds->a_off[i];
+        ds->ex[i].text_b = ds->b_off[i] == SIZE_MAX ? NULL : ds->arena + ds->b_off[i];
+    }
+}
+
+int dataset_add(Dataset *ds, const char *text_a, const char *text_b, int line, Err *err) {
+    if (grow_examples(ds, err) != 0) return -1;
+    int i = ds->n;
+    const char *arena = ds->arena;
+    ds->ex[i] = (Example){.label = -1, .target = NAN, .index = line, .line = line};
+    ds->b_off[i] = SIZE_MAX;
+    if (arena_add(ds, text_a, &ds->a_off[i], err) != 0 ||
+        (text_b && arena_add(ds, text_b, &ds->b_off[i], err) != 0))
+        return -1;
+    ds->n++;
+    point_texts(ds, ds->arena == arena ? i : 0);
+    return 0;
+}
+
+void dataset_clear(Dataset *ds) {
+    ds->n = 0;
+    ds->alen = 0;
+}
+
 // snprintf at msg + *n that never runs past cap.
 static void append(char *msg, size_t cap, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -256,10 +295,7 @@ Dataset *task_load(const Task *task, int split, bool skip_bad_rows, BadRowCounts
         return NULL;
     }
     table_close(t);
-    for (int i = 0; i < ds->n; i++) {
-        ds->ex[i].text_a = ds->arena + ds->a_off[i];
-        ds->ex[i].text_b = ds->b_off[i] == SIZE_MAX ? NULL : ds->arena + ds->b_off[i];
-    }
+    point_texts(ds, 0);
     free(ds->a_off);
     free(ds->b_off);
     ds->a_off = ds->b_off = NULL;

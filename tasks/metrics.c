@@ -145,11 +145,17 @@ int metric_spearman(const float *x, const float *y, int n, double *out, Err *err
     return rc;
 }
 
-static int argmax(const float *row, int k) {
+int logits_argmax(const float *row, int k) {
     int best = 0;
     for (int j = 1; j < k; j++)
         if (row[j] > row[best]) best = j;
     return best;
+}
+
+void logits_softmax(const float *row, int k, double *probs) {
+    double top = row[logits_argmax(row, k)], sum = 0.0;
+    for (int j = 0; j < k; j++) sum += probs[j] = exp((double)row[j] - top);
+    for (int j = 0; j < k; j++) probs[j] /= sum;
 }
 
 int task_score(const Task *task, const Dataset *ds, const float *outputs, TaskScores *s,
@@ -176,7 +182,7 @@ int task_score(const Task *task, const Dataset *ds, const float *outputs, TaskSc
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        pred[i] = argmax(outputs + (size_t)i * k, k);
+        pred[i] = logits_argmax(outputs + (size_t)i * k, k);
         gold[i] = dataset_example(ds, i)->label;
     }
     s->accuracy = metric_accuracy(pred, gold, n);
@@ -239,9 +245,13 @@ int predictions_write(const char *path, const Task *task, const Dataset *ds,
     int n = dataset_size(ds), k = task_num_outputs(task);
     bool regression = task_is_regression(task);
     Text t = {0};
+    double *probs = err_malloc(err, (size_t)k * sizeof *probs, "probabilities");
+    if (!probs) return -1;
     text_printf(&t, err, "index\tprediction");
-    if (!glue_submission && !regression)
+    if (!glue_submission && !regression) {
         for (int j = 0; j < k; j++) text_printf(&t, err, "\tlogit_%d", j);
+        for (int j = 0; j < k; j++) text_printf(&t, err, "\tprob_%d", j);
+    }
     text_printf(&t, err, "\n");
     for (int i = 0; i < n && !t.failed; i++) {
         const float *row = outputs + (size_t)i * k;
@@ -251,12 +261,16 @@ int predictions_write(const char *path, const Task *task, const Dataset *ds,
                         (double)row[0]);
             continue;
         }
-        text_printf(&t, err, "%ld\t%s", index, task_label_name(task, argmax(row, k)));
-        if (!glue_submission)
+        text_printf(&t, err, "%ld\t%s", index, task_label_name(task, logits_argmax(row, k)));
+        if (!glue_submission) {
+            logits_softmax(row, k, probs);
             for (int j = 0; j < k; j++) text_printf(&t, err, "\t%.9g", (double)row[j]);
+            for (int j = 0; j < k; j++) text_printf(&t, err, "\t%.9g", probs[j]);
+        }
         text_printf(&t, err, "\n");
     }
     int rc = t.failed ? -1 : file_write_atomic(path, t.buf, t.len, err);
     free(t.buf);
+    free(probs);
     return rc;
 }

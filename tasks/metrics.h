@@ -50,9 +50,15 @@ typedef struct {
 int task_score(const Task *task, const Dataset *ds, const float *outputs /* [N, num_outputs] */,
                TaskScores *scores, Err *err);
 
+// The predicted class of a row of logits [k]: the first maximum.
+int logits_argmax(const float *row, int k);
+// Softmax of a row of logits [k] in double precision into probs [k].
+void logits_softmax(const float *row, int k, double *probs);
+
 // Writes predictions atomically, one row per example in dataset order.
-//   glue_submission false: "index\tprediction\tlogit_0\tlogit_1..." where
-//     prediction is the label name and logit_k belongs to task_label_name(k);
+//   glue_submission false: "index\tprediction\tlogit_0..logit_{k-1}\t
+//     prob_0..prob_{k-1}" where prediction is the label name and logit_j,
+//     prob_j (the softmax of the logits) belong to task_label_name(j);
 //     regression "index\tprediction".
 //   glue_submission true: GLUE's leaderboard format "index\tprediction",
 //     the label name, or for regression the score with 3 decimals (as

@@ -22,27 +22,47 @@ struct Table {
     char msg[96];
 };
 
-Table *table_open(const char *path, char sep, Err *err) {
+// A table over `data` (malloc'ed, owned from here on; freed on failure).
+static Table *table_over(const char *path, char *data, size_t len, char sep, int first_line,
+                         Err *err) {
     if (sep != '\t' && sep != ',') {
         err_set(err, "%s: separator must be tab or comma", path);
+        free(data);
         return NULL;
     }
     Table *t = err_calloc(err, 1, sizeof *t, "table");
-    if (!t) return NULL;
+    if (!t) {
+        free(data);
+        return NULL;
+    }
     t->sep = sep;
-    t->line = 1;
+    t->line = first_line;
+    t->data = data;
+    t->len = len;
     t->path = strdup(path);
     if (!t->path) {
         err_set(err, "out of memory copying a path");
-        free(t);
-        return NULL;
-    }
-    if (file_read_all(path, &t->data, &t->len, err) != 0) {
         table_close(t);
         return NULL;
     }
     if (t->len >= 3 && memcmp(t->data, "\xEF\xBB\xBF", 3) == 0) t->pos = 3;
     return t;
+}
+
+Table *table_open(const char *path, char sep, Err *err) {
+    char *data;
+    size_t len;
+    if (file_read_all(path, &data, &len, err) != 0) return NULL;
+    return table_over(path, data, len, sep, 1, err);
+}
+
+Table *table_open_text(const char *name, const char *text, size_t len, char sep, int first_line,
+                       Err *err) {
+    char *data = err_malloc(err, len + 1, "table text");
+    if (!data) return NULL;
+    memcpy(data, text, len);
+    data[len] = '\0';
+    return table_over(name, data, len, sep, first_line, err);
 }
 
 void table_close(Table *t) {
@@ -104,10 +124,7 @@ static void skip_line_end(Table *t) {
     }
 }
 
-// Offset of the first byte that is not part of valid UTF-8 (strict: no
-// overlong forms, no surrogates, nothing above U+10FFFF), or of a NUL byte;
-// n when the text is clean.  *is_nul tells which.
-static size_t utf8_first_bad(const unsigned char *s, size_t n, bool *is_nul) {
+size_t utf8_first_bad(const unsigned char *s, size_t n, bool *is_nul) {
     size_t i = 0;
     *is_nul = false;
     while (i < n) {

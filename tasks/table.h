@@ -23,6 +23,9 @@
 #ifndef TASKS_TABLE_H
 #define TASKS_TABLE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "util/err.h"
 
 typedef struct Table Table;
@@ -38,9 +41,18 @@ typedef struct {
 } TableRecord;
 
 Table *table_open(const char *path, char sep, Err *err);
+// The same over a copy of text[len] (a record or a few lines of a stream);
+// `name` stands for the path in messages, lines count from first_line.
+Table *table_open_text(const char *name, const char *text, size_t len, char sep, int first_line,
+                       Err *err);
 void table_close(Table *t);
 const char *table_path(const Table *t);
 // Reads the next record: returns 1, 0 at the end of the file, -1 on error.
 int table_next(Table *t, TableRecord *rec, Err *err);
+
+// Offset of the first byte that is not part of valid UTF-8 (strict: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or of a NUL byte;
+// n when the text is clean.  *is_nul tells which.
+size_t utf8_first_bad(const unsigned char *s, size_t n, bool *is_nul);
 
 #endif

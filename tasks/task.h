@@ -138,6 +138,14 @@ typedef struct {
     int line;            // 1-based physical line in the file where the row starts
 } Example;
 
+// A dataset built in memory, unlabeled (./predict): `name` stands for the
+// path in messages.  dataset_add copies the texts (b may be NULL); `line`
+// becomes the example's line and index.  dataset_clear empties it and keeps
+// the memory for the next batch of texts.
+Dataset *dataset_new(const char *name, Err *err);
+int dataset_add(Dataset *ds, const char *text_a, const char *text_b, int line, Err *err);
+void dataset_clear(Dataset *ds);
+
 void dataset_free(Dataset *ds);
 int dataset_size(const Dataset *ds);
 const Example *dataset_example(const Dataset *ds, int i);

@@ -1,4 +1,4 @@
-// End-to-end tests of ./finetune, ./evaluate and ./export: the built
+// End-to-end tests of ./finetune, ./evaluate, ./export and ./predict: the built
 // binaries run in temporary directories, their files are read back and
 // compared with independent references:
 //   - one full-batch SGD step per attention map vs PyTorch
@@ -7,8 +7,11 @@
 //   - an export that transformers loads, and its logits there
 //     (gen_export_golden.py -> export_tiny*/, export_tiny_hf_logits.safetensors),
 //   - an uninterrupted run for a resumed one (byte equality),
-//   - hand-written expectations for bad rows, errors and --help (the
-//     options and the one-line error contract come from the issue text).
+//   - ./predict's probabilities vs the softmax of the same transformers
+//     logits, and vs ./evaluate's outputs for pairs and a regression head,
+//   - hand-written expectations for bad rows, bad ./predict inputs, errors
+//     and --help (the options and the one-line error contract come from the
+//     issue text).
 // The binaries must be built (`make all`; `make test` does it).  They are
 // run from the repository root, or from $CLI_BIN_DIR if set (e.g. builds
 // with sanitizers).
@@ -17,6 +20,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,9 +101,9 @@ static char *read_fd_file(int fd, const char *path) {
 }
 
 // Runs argv (v[0] is "./NAME", one of the commands) with stdin from
-// /dev/null and stdout / stderr captured, in the directory cwd (NULL: this
+// stdin_path and stdout / stderr captured, in the directory cwd (NULL: this
 // one).
-static Proc run_in(Args *a, const char *cwd) {
+static Proc run_full(Args *a, const char *cwd, const char *stdin_path) {
     Proc p = {0};
     const char *bin_dir = getenv("CLI_BIN_DIR");
     if (bin_dir && *bin_dir && strncmp(a->v[0], "./", 2) == 0) {
@@ -126,7 +130,7 @@ static Proc run_in(Args *a, const char *cwd) {
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork failed");
     if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
+        int in = open(stdin_path, O_RDONLY);
         if (in < 0 || dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(126);
         if (cwd && chdir(cwd) != 0) _exit(126);
         // Idle OpenMP threads sleep instead of spinning: the suite runs on
@@ -142,7 +146,9 @@ static Proc run_in(Args *a, const char *cwd) {
     return p;
 }
 
-static Proc run(Args *a) { return run_in(a, NULL); }
+static Proc run_in(Args *a, const char *cwd) { return run_full(a, cwd, "/dev/null"); }
+static Proc run_with_stdin(Args *a, const char *stdin_path) { return run_full(a, NULL, stdin_path); }
+static Proc run(Args *a) { return run_full(a, NULL, "/dev/null"); }
 
 static void proc_free(Proc *p) {
     free(p->out);
@@ -293,16 +299,28 @@ static Predictions read_predictions(const char *path) {
     return p;
 }
 
-// Predictions vs logits [n, 2] of SST-2 (labels "0", "1").
+// Softmax of two logits, in double, straight from the definition.
+static void softmax2(const float *logits, double *probs) {
+    double e0 = exp((double)logits[0]), e1 = exp((double)logits[1]);
+    probs[0] = e0 / (e0 + e1);
+    probs[1] = e1 / (e0 + e1);
+}
+
+// Predictions vs logits [n, 2] of SST-2 (labels "0", "1"): the logits, and
+// the probabilities their softmax gives.
 static void compare_predictions(const Predictions *p, const float *want, size_t numel, double tol) {
-    ck_assert_str_eq(p->header, "index\tprediction\tlogit_0\tlogit_1");
-    ck_assert_int_eq(p->width, 2);
+    ck_assert_str_eq(p->header, "index\tprediction\tlogit_0\tlogit_1\tprob_0\tprob_1");
+    ck_assert_int_eq(p->width, 4);
     ck_assert_int_eq((size_t)p->n * 2, numel);
     for (int i = 0; i < p->n; i++) {
         float got[2] = {(float)p->logits[i][0], (float)p->logits[i][1]};
         char what[32];
         snprintf(what, sizeof what, "row %d logits", i);
         assert_allclose(what, got, want + 2 * i, 2, tol, 0);
+        double probs[2];
+        softmax2(want + 2 * i, probs);
+        snprintf(what, sizeof what, "row %d probabilities", i);
+        assert_allclose_d(what, &p->logits[i][2], probs, 2, tol, 0);
         ck_assert_str_eq(p->labels[i], want[2 * i + 1] > want[2 * i] ? "1" : "0");
     }
 }
@@ -885,7 +903,7 @@ static void write_variants(const char *tmp) {
 }
 
 typedef struct {
-    const char *cmd;      // finetune | evaluate | export
+    const char *cmd;      // finetune | evaluate | export | predict
     const char *args[8];  // "@name" stands for TMP/name
     const char *want[3];  // substrings of the one error line; "@name" as above
 } ErrorCase;
@@ -937,6 +955,14 @@ static const ErrorCase ERRORS[] = {
      {"--checkpoint", "@reshaped", "--out", "@x"},
      {"@reshaped/model.safetensors", RESHAPED, "[16, 64]"}},
     {"export", {"--checkpoint", "@dropped", "--out", "@x"}, {"@dropped", DROPPED, "missing"}},
+    {"predict", {"--model", TINY, "--format", "xml"}, {"--format", "xml"}},
+    {"predict", {"--model", TINY, "--input", "@missing.txt"}, {"@missing.txt"}},
+    {"predict", {"--model", TINY, "--input", "@missing.txt", "some text"}, {"--input", "some text"}},
+    {"predict", {"--model", TINY, "--text-col", "sentence"}, {"--text-col", "--format"}},
+    {"predict", {"--model", TINY, "--format", "table", "--no-header", "--text-col", "sentence"}, {"--text-col", "sentence", "header"}},
+    {"predict", {"--model", TINY, "--attn", "rsoftmax", "--r", "2"}, {"--r", "2", "[0, 1]"}},
+    {"predict", {"--model", TINY, "--window", "0"}, {"--window", "0"}},
+    {"predict", {"--model", "@relu"}, {"@relu/config.json", "hidden_act", "\"relu\""}},
 };
 
 static char *expand(const char *tmp, const char *s) {
@@ -964,7 +990,9 @@ START_TEST(errors_are_one_line) {
             args_add(&a, arg, NULL);
             free(arg);
         }
-        if (strcmp(e->cmd, "export") != 0) {
+        if (strcmp(e->cmd, "predict") == 0) {
+            args_add(&a, "--max-len", "64", "--threads", "2", NULL);
+        } else if (strcmp(e->cmd, "export") != 0) {
             int has_task = strcmp(e->args[0], "--task") == 0;
             if (!has_task) args_add(&a, "--task", "sst2", NULL);
             args_add(&a, "--data-dir", SGD_DATA, "--max-len", "64", "--threads", "2", NULL);
@@ -1003,6 +1031,10 @@ static const char *const HELP_EVALUATE[] = {"model",       "task",        "data-
                                             "max-len",     "batch-size",  "attn",     "r",
                                             "predictions", "metrics-out", NULL};
 static const char *const HELP_EXPORT[] = {"checkpoint", "out", NULL};
+static const char *const HELP_PREDICT[] = {
+    "model",     "max-len",   "batch-size", "attn", "r",      "input",          "format",  "text-col",
+    "text-b-col", "separator", "no-header", "json", "window", "max-line-bytes", "threads", "timing",
+    NULL};
 
 static int count_occurrences(const char *s, const char *needle) {
     int n = 0;
@@ -1013,11 +1045,11 @@ static int count_occurrences(const char *s, const char *needle) {
 // Every option has a line "  --NAME ..." that states its default exactly
 // once, "(default: ...)" ("(default: off)" for flags), or says "(required)".
 START_TEST(help_lists_options_with_defaults) {
-    const char *cmds[] = {"./finetune", "./evaluate", "./export"};
-    const char *const *lists[] = {HELP_FINETUNE, HELP_EVALUATE, HELP_EXPORT};
+    const char *cmds[] = {"./finetune", "./evaluate", "./export", "./predict"};
+    const char *const *lists[] = {HELP_FINETUNE, HELP_EVALUATE, HELP_EXPORT, HELP_PREDICT};
     char problems[4096] = "";
     size_t used = 0;
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < 4; c++) {
         Args a = {0};
         args_add(&a, cmds[c], "--help", NULL);
         Proc p = run(&a);
@@ -1181,6 +1213,371 @@ START_TEST(finetune_runs_as_typed) {
 }
 END_TEST
 
+// ------------------------------------------------------------ 8. ./predict
+
+#define TINY_STSB TEST_GOLDEN_DIR "/tiny_bert_stsb"
+
+// The dev sentences of sgd_data/SST-2 (dev.tsv lines 2..5), in the order of
+// the rows of sgd_dev_logits.safetensors.
+static const char *const DEV_SENTENCES[] = {"a fun movie", "the worst film ever .",
+                                            "it is not bad at all", "dull , slow and old"};
+
+static void add_predict_args(Args *a, const char *model) {
+    args_add(a, "./predict", "--model", model, "--max-len", "64", "--threads", "2", NULL);
+}
+
+// An answer of ./predict: input line, label, probabilities (or score).
+typedef struct {
+    int line;
+    char label[32];
+    double probs[2];
+} Answer;
+
+// Parses ./predict --json output: one JSON object per line.
+static int read_json_answers(const char *out, Answer *ans, int cap, bool regression) {
+    int n = 0;
+    for (const char *at = out; *at; n++) {
+        const char *nl = strchr(at, '\n');
+        ck_assert_msg(nl, "unterminated output line: %s", at);
+        ck_assert_int_lt(n, cap);
+        cJSON *j = cJSON_ParseWithLength(at, (size_t)(nl - at));
+        ck_assert_msg(j && cJSON_IsObject(j), "not a JSON object: %.*s", (int)(nl - at), at);
+        ans[n].line = json_at(j, "answer", "line")->valueint;
+        if (regression) {
+            ans[n].probs[0] = json_at(j, "answer", "score")->valuedouble;
+        } else {
+            snprintf(ans[n].label, sizeof ans[n].label, "%s", json_at(j, "answer", "label")->valuestring);
+            const cJSON *p = json_at(j, "answer", "probabilities");
+            ck_assert_int_eq(cJSON_GetArraySize(p), 2);
+            ans[n].probs[0] = json_at(p, "probabilities", "0")->valuedouble;
+            ans[n].probs[1] = json_at(p, "probabilities", "1")->valuedouble;
+        }
+        cJSON_Delete(j);
+        at = nl + 1;
+    }
+    return n;
+}
+
+// Parses the TSV output: the header line, then "LABEL\tP0\tP1" per answer.
+static int read_tsv_answers(const char *out, const char *header, Answer *ans, int cap) {
+    ck_assert_msg(strncmp(out, header, strlen(header)) == 0, "header: %s", out);
+    int n = 0;
+    for (const char *at = out + strlen(header); *at; n++) {
+        ck_assert_int_lt(n, cap);
+        char *end;
+        const char *tab = strchr(at, '\t');
+        ck_assert_msg(tab, "bad answer line: %s", at);
+        snprintf(ans[n].label, sizeof ans[n].label, "%.*s", (int)(tab - at), at);
+        ans[n].probs[0] = strtod(tab + 1, &end);
+        ck_assert(*end == '\t');
+        ans[n].probs[1] = strtod(end + 1, &end);
+        ck_assert(*end == '\n');
+        ans[n].line = n + 1;
+        at = end + 1;
+    }
+    return n;
+}
+
+// An answer against logits [2] (the softmax of them, the argmax label).
+static void check_answer(const Answer *a, const float *logits, double tol, const char *what) {
+    double want[2];
+    softmax2(logits, want);
+    assert_allclose_d(what, a->probs, want, 2, tol, 0);
+    ck_assert_str_eq(a->label, logits[1] > logits[0] ? "1" : "0");
+}
+
+// Every way in of ./predict gives softmax(transformers' logits) of
+// sgd_dev_logits.safetensors, in input order.
+START_TEST(predict_matches_transformers) {
+    StFile *g = golden_open(TEST_GOLDEN_DIR "/sgd_dev_logits.safetensors");
+    size_t numel;
+    float *logits = golden_f32(g, "logits", &numel);
+    ck_assert_int_eq(numel, 8);
+    char *tmp = test_tmpdir();
+    Answer ans[32];
+    char what[64];
+
+    // TSV with a header, column by name, JSON answers numbered by file line.
+    Args a = {0};
+    add_predict_args(&a, TINY);
+    args_add(&a, "--format", "table", "--input", SGD_DATA "/SST-2/dev.tsv", "--text-col",
+             "sentence", "--json", NULL);
+    Proc p = run(&a);
+    expect_ok(&p);
+    ck_assert_int_eq(read_json_answers(p.out, ans, 32, false), 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(ans[i].line, i + 2);
+        snprintf(what, sizeof what, "dev.tsv row %d", i);
+        check_answer(&ans[i], logits + 2 * i, 1e-5, what);
+    }
+    proc_free(&p);
+    args_free(&a);
+
+    // Lines on stdin whose lengths vary, in batches of 2 within windows of
+    // 5: grouping by length must not reorder the answers.
+    static const int order[] = {2, 0, 3, 1, 1, 3, 0, 2, 2, 1, 0, 3, 1};
+    enum { N = sizeof order / sizeof order[0] };
+    char text[1024];
+    int used = 0;
+    for (int i = 0; i < N; i++)
+        used += snprintf(text + used, sizeof text - (size_t)used, "%s\n", DEV_SENTENCES[order[i]]);
+    test_write_file(tmp, "lines.txt", text, (size_t)used);
+    char *lines = path_in(tmp, "lines.txt");
+    add_predict_args(&a, TINY);
+    args_add(&a, "--batch-size", "2", "--window", "5", NULL);
+    p = run_with_stdin(&a, lines);
+    expect_ok(&p);
+    ck_assert_int_eq(read_tsv_answers(p.out, "label\t0\t1\n", ans, 32), N);
+    for (int i = 0; i < N; i++) {
+        snprintf(what, sizeof what, "stdin line %d", i + 1);
+        check_answer(&ans[i], logits + 2 * order[i], 1e-5, what);  // TSV has 6 decimals
+    }
+    proc_free(&p);
+    args_free(&a);
+
+    // Texts as arguments, answers numbered by argument.
+    add_predict_args(&a, TINY);
+    args_add(&a, "--json", DEV_SENTENCES[3], DEV_SENTENCES[1], NULL);
+    p = run(&a);
+    expect_ok(&p);
+    ck_assert_int_eq(read_json_answers(p.out, ans, 32, false), 2);
+    ck_assert_int_eq(ans[0].line, 1);
+    ck_assert_int_eq(ans[1].line, 2);
+    check_answer(&ans[0], logits + 6, 1e-5, "argument 1");
+    check_answer(&ans[1], logits + 2, 1e-5, "argument 2");
+    proc_free(&p);
+    args_free(&a);
+
+    // The label names are the checkpoint's id2label.
+    char *named = tiny_copy_without_weights(tmp, "named");
+    copy_file(TINY, named, "model.safetensors");
+    char *config_path = path_in(named, "config.json");
+    cJSON *config = read_json(config_path);
+    cJSON *id2label = cJSON_GetObjectItemCaseSensitive(config, "id2label");
+    ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(id2label, "0", cJSON_CreateString("negative")));
+    ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(id2label, "1", cJSON_CreateString("positive")));
+    char *config_text = cJSON_Print(config);
+    test_write_file(named, "config.json", config_text, strlen(config_text));
+    add_predict_args(&a, named);
+    args_add(&a, DEV_SENTENCES[0], DEV_SENTENCES[3], NULL);
+    p = run(&a);
+    expect_ok(&p);
+    ck_assert_int_eq(read_tsv_answers(p.out, "label\tnegative\tpositive\n", ans, 32), 2);
+    for (int i = 0; i < 2; i++) {
+        const float *l = logits + 2 * (i ? 3 : 0);
+        double probs[2];
+        softmax2(l, probs);
+        assert_allclose_d("named labels", ans[i].probs, probs, 2, 1e-5, 0);
+        ck_assert_str_eq(ans[i].label, l[1] > l[0] ? "positive" : "negative");
+    }
+    proc_free(&p);
+    args_free(&a);
+    free(config_text);
+    cJSON_Delete(config);
+    free(config_path);
+    free(named);
+
+    free(lines);
+    free(logits);
+    st_close(g);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// Pairs (tab-separated lines), a regression head and an --attn override:
+// ./predict gives what ./evaluate gives on the same pairs as a custom task
+// (softmax of its logits; the score itself).
+START_TEST(predict_pairs_match_evaluate) {
+    const bool regression = _i == 1;
+    const char *attn = _i == 2 ? "sparsemax" : "softmax";
+    char *tmp = test_tmpdir(), *pred = path_in(tmp, "pred.tsv");
+    const char dev[] = "a fun movie\tthe worst film ever .\t1\n"
+                       "dull , slow and old\tit is not bad at all\t0\n"
+                       "the worst film ever .\ta fun movie\t1\n";
+    test_write_file(tmp, "dev.tsv", dev, strlen(dev));
+    char *dev_path = path_in(tmp, "dev.tsv");
+    Args a = {0};
+    const char *model = regression ? TINY_STSB : TINY;
+    args_add(&a, "./evaluate", "--model", model, "--task", "custom", "--dev", dev_path,
+             "--text-col", "0", "--text-b-col", "1", "--label-col", "2", "--no-header",
+             "--max-len", "64", "--threads", "2", "--predictions", pred, "--attn", attn, NULL);
+    args_add(&a, regression ? "--regression" : "--labels", NULL);
+    if (!regression) args_add(&a, "0,1", NULL);
+    run_ok(&a);
+    Predictions want = read_predictions(pred);
+    ck_assert_int_eq(want.n, 3);
+
+    char *lines = path_in(tmp, "pairs.txt");
+    const char pairs[] = "a fun movie\tthe worst film ever .\n"
+                         "dull , slow and old\tit is not bad at all\n"
+                         "the worst film ever .\ta fun movie\n";
+    test_write_file(tmp, "pairs.txt", pairs, strlen(pairs));
+    add_predict_args(&a, model);
+    args_add(&a, "--json", "--attn", attn, NULL);
+    Proc p = run_with_stdin(&a, lines);
+    expect_ok(&p);
+    Answer ans[8];
+    ck_assert_int_eq(read_json_answers(p.out, ans, 8, regression), 3);
+    for (int i = 0; i < 3; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "pair %d", i);
+        if (regression) {
+            double score = strtod(want.labels[i], NULL);
+            assert_allclose_d(what, ans[i].probs, &score, 1, 1e-6, 0);
+        } else {
+            float l[2] = {(float)want.logits[i][0], (float)want.logits[i][1]};
+            check_answer(&ans[i], l, 1e-6, what);
+        }
+    }
+    proc_free(&p);
+    args_free(&a);
+    free(lines);
+    free(dev_path);
+    free(pred);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// Waits up to `seconds` for one whole line on fd; returns it (caller
+// frees) or NULL on timeout or end of file.
+static char *read_line_within(int fd, int seconds) {
+    char buf[4096];
+    size_t n = 0;
+    while (n < sizeof buf - 1) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, seconds * 1000) <= 0) return NULL;
+        ssize_t k = read(fd, buf + n, 1);
+        if (k <= 0) return NULL;
+        if (buf[n++] == '\n') break;
+    }
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+// A line written to an open pipe is answered before the next line comes:
+// ./predict does not wait for a full window while stdin stays open.
+START_TEST(predict_answers_each_line_at_once) {
+    int to_child[2], from_child[2];
+    ck_assert(pipe(to_child) == 0 && pipe(from_child) == 0);
+    const char *bin_dir = getenv("CLI_BIN_DIR");
+    char *bin;
+    ck_assert_int_ge(asprintf(&bin, "%s/predict", bin_dir && *bin_dir ? bin_dir : "."), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (dup2(to_child[0], 0) < 0 || dup2(from_child[1], 1) < 0 || null < 0 || dup2(null, 2) < 0)
+            _exit(126);
+        close(to_child[1]);
+        close(from_child[0]);
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+        execl(bin, bin, "--model", TINY, "--max-len", "64", "--threads", "2", "--json", (char *)NULL);
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    StFile *g = golden_open(TEST_GOLDEN_DIR "/sgd_dev_logits.safetensors");
+    size_t numel;
+    float *logits = golden_f32(g, "logits", &numel);
+    for (int i = 0; i < 4; i++) {
+        char line[128];
+        int len = snprintf(line, sizeof line, "%s\n", DEV_SENTENCES[i]);
+        ck_assert_int_eq(write(to_child[1], line, (size_t)len), len);
+        char *answer = read_line_within(from_child[0], 120);
+        ck_assert_msg(answer, "no answer to line %d while stdin stays open", i + 1);
+        Answer a;
+        ck_assert_int_eq(read_json_answers(answer, &a, 1, false), 1);
+        ck_assert_int_eq(a.line, i + 1);
+        check_answer(&a, logits + 2 * i, 1e-5, "streamed line");
+        free(answer);
+    }
+    close(to_child[1]);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+    close(from_child[0]);
+    free(logits);
+    st_close(g);
+    free(bin);
+}
+END_TEST
+
+// Bad inputs: each gets "NAME:LINE: what" on stderr, the other inputs are
+// answered (in order), and the exit status is 1.
+static const struct {
+    const char *args[6];
+    const char *input;       // "@MB" stands for a line of 1 MB
+    int answered[4];         // input lines answered, 0-terminated
+    const char *want[4];     // stderr lines, in order
+} BAD_INPUTS[] = {
+    {{NULL},
+     "a fun movie\n\n\xff\xfe bad\ndull , slow and old\n@MB\nit is not bad at all",
+     {1, 4, 6},
+     {"stdin:2: empty line", "stdin:3: invalid UTF-8", "stdin:5: line longer than 65536 bytes"}},
+    {{NULL},
+     "a fun movie\t\n \t dull\nx\ty\tz\nit is not bad at all\tdull\n",
+     {4},
+     {"stdin:1: a pair without its second text", "stdin:2: empty first text",
+      "stdin:3: 3 tab-separated fields"}},
+    {{"--format", "table", "--text-b-col", "b", NULL},
+     "a\tb\na fun movie\tdull\nthe worst film ever .\t\nit is\n",
+     {2},
+     {"stdin:3: a pair without its second text", "stdin:4: a pair without its second text"}},
+    {{"--format", "jsonl", "--text-b-col", "text_b", NULL},
+     "{\"text\": \"a fun movie\", \"text_b\": \"dull\"}\n{\"text\": \"x\"}\n"
+     "{\"text\": \"x\", \"text_b\": \"\"}\nnot json\n{\"text\": \"ok\", \"text_b\": \"fine\"}\n",
+     {1, 5},
+     {"stdin:2: a pair without its second text", "stdin:3: a pair without its second text",
+      "stdin:4: not valid JSON"}},
+};
+
+START_TEST(predict_bad_inputs) {
+    char *tmp = test_tmpdir();
+    const char *input = BAD_INPUTS[_i].input, *mb = strstr(input, "@MB");
+    size_t big = 1 << 20, len = strlen(input) + (mb ? big : 0);
+    char *text = malloc(len + 1);
+    ck_assert_ptr_nonnull(text);
+    if (mb) {
+        size_t head = (size_t)(mb - input);
+        memcpy(text, input, head);
+        memset(text + head, 'x', big);
+        strcpy(text + head + big, mb + 3);
+    } else {
+        strcpy(text, input);
+    }
+    test_write_file(tmp, "input.txt", text, strlen(text));
+    free(text);
+    char *path = path_in(tmp, "input.txt");
+    Args a = {0};
+    add_predict_args(&a, TINY);
+    args_add(&a, "--json", NULL);
+    for (int i = 0; BAD_INPUTS[_i].args[i]; i++) args_add(&a, BAD_INPUTS[_i].args[i], NULL);
+    Proc p = run_with_stdin(&a, path);
+    ck_assert_msg(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 1, "%s: status %#x; stderr:\n%s",
+                  p.cmdline, p.status, p.err);
+    Answer ans[8];
+    int n = read_json_answers(p.out, ans, 8, false), want_n = 0;
+    while (want_n < 4 && BAD_INPUTS[_i].answered[want_n]) want_n++;
+    ck_assert_int_eq(n, want_n);
+    for (int i = 0; i < n; i++) ck_assert_int_eq(ans[i].line, BAD_INPUTS[_i].answered[i]);
+    const char *at = p.err;
+    for (int w = 0; w < 4 && BAD_INPUTS[_i].want[w]; w++) {
+        const char *nl = strchr(at, '\n');
+        ck_assert_msg(nl && strncmp(at, BAD_INPUTS[_i].want[w], strlen(BAD_INPUTS[_i].want[w])) == 0,
+                      "%s: stderr line %d is not \"%s...\":\n%s", p.cmdline, w + 1,
+                      BAD_INPUTS[_i].want[w], p.err);
+        at = nl + 1;
+    }
+    ck_assert_msg(strncmp(at, "predict: ", 9) == 0 && strchr(at, '\n') == at + strlen(at) - 1,
+                  "%s: expected one summary line after the bad inputs:\n%s", p.cmdline, p.err);
+    proc_free(&p);
+    args_free(&a);
+    free(path);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
 Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("sgd_step");
@@ -1206,6 +1603,13 @@ Suite *cli_suite(void) {
     tc = tcase_create("bad_rows");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, bad_rows, 0, (int)(sizeof BAD_ROWS / sizeof BAD_ROWS[0]));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("predict");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, predict_matches_transformers);
+    tcase_add_loop_test(tc, predict_pairs_match_evaluate, 0, 3);
+    tcase_add_test(tc, predict_answers_each_line_at_once);
+    tcase_add_loop_test(tc, predict_bad_inputs, 0, (int)(sizeof BAD_INPUTS / sizeof BAD_INPUTS[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_set_timeout(tc, 300);

@@ -829,10 +829,11 @@ START_TEST(test_predictions_files) {
     snprintf(path, sizeof path, "%s/predictions.tsv", dir);
     ck_assert_msg(predictions_write(path, t, ds, logits, false, &err) == 0, "%s", err.msg);
     char *text = read_text(path);
-    ck_assert_str_eq(text, "index\tprediction\tlogit_0\tlogit_1\tlogit_2\n"
-                           "0\tneutral\t0.5\t-1.25\t2\n"
-                           "1\tcontradiction\t3\t0\t1\n"
-                           "2\tentailment\t-2\t-0.125\t-0.5\n");
+    // Probabilities: Python's math.exp(x) / sum(math.exp(...)) of each row, "%.9g".
+    ck_assert_str_eq(text, "index\tprediction\tlogit_0\tlogit_1\tlogit_2\tprob_0\tprob_1\tprob_2\n"
+                           "0\tneutral\t0.5\t-1.25\t2\t0.176820182\t0.0307267403\t0.792453078\n"
+                           "1\tcontradiction\t3\t0\t1\t0.843794734\t0.0420100661\t0.114195199\n"
+                           "2\tentailment\t-2\t-0.125\t-0.5\t0.083315919\t0.543288038\t0.373396043\n");
     free(text);
     snprintf(path, sizeof path, "%s/predictions.tsv.tmp", dir);
     ck_assert(!file_exists(path));
