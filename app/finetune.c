@@ -1,6 +1,7 @@
 #include "app/finetune.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -108,6 +109,10 @@ static char *state_json(const Trainer *t) {
 }
 
 static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
+    // The log must hold every step the checkpoint holds: a run killed after
+    // the swap and resumed from it would otherwise lose those lines.
+    if (fflush(t->log) != 0 || ferror(t->log))
+        return err_set(err, "%s: write failed: %s", t->path_log, strerror(errno));
     char *state = state_json(t);
     if (!state) return err_set(err, "%s: out of memory writing the trainer state", dir);
     size_t n = 0;
@@ -217,7 +222,9 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
     for (int d = 0; d < t->num_dev; d++) {
         double t0 = now_seconds();
         if (session_predict(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out, err) != 0)
-            return -1;
+            return err_prefix(err, "step %ld: evaluating %s (lr %g): stopped, nothing saved",
+                              t->step, task_split_name(t->s.task, t->dev_split[d]),
+                              lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
         TaskScores sc;
         if (task_score(t->s.task, t->dev_ds[d], t->dev_out, &sc, err) != 0) return -1;
         if (d == 0) primary = sc.primary;
@@ -234,7 +241,8 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
         cJSON_Delete(j);
         if (text) fprintf(t->log, "%s\n", text);
         free(text);
-        if (fflush(t->log) != 0 || ferror(t->log)) return err_set(err, "%s: write failed", t->path_log);
+        if (fflush(t->log) != 0 || ferror(t->log))
+            return err_set(err, "%s: write failed: %s", t->path_log, strerror(errno));
     }
     if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
         t->best_score = primary;
@@ -276,7 +284,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
                 return -1;
         } else if (kind == SPLIT_DEV && t->num_dev < MAX_DEV_SPLITS) {
             const char *path = task_split_path(t->s.task, sp);
-            if (path && !file_exists(path)) {
+            if (path && !path_exists(path)) {
                 fprintf(stderr, "%s: no such dev file: training without evaluation (no OUT/best)\n",
                         path);
                 continue;
@@ -293,7 +301,14 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         if (tokset_size(t->dev_ts[d]) > max_dev) max_dev = tokset_size(t->dev_ts[d]);
     t->dev_out = err_calloc(err, (size_t)max_dev * task_num_outputs(t->s.task) + 1, sizeof(float),
                             "dev outputs");
-    if (!t->dev_out || bert_enable_grads(t->s.model, err) != 0) return -1;
+    size_t num_params;
+    bert_params(t->s.model, &num_params);
+    size_t moments = o->optim == OPTIM_ADAMW ? 2 * num_params * sizeof(float) : 0;
+    if (!t->dev_out ||
+        session_check_memory(bert_config(t->s.model), o->data.batch_size, t->s.max_len, 1,
+                             moments, err) != 0 ||
+        bert_enable_grads(t->s.model, err) != 0)
+        return -1;
     OptimConfig oc = {o->optim, o->lr, o->weight_decay, 0.9f, 0.999f, 1e-8f};
     t->optim = optim_build(&oc, t->s.model, err);
     t->batch = batch_alloc(o->data.batch_size, t->s.max_len, err);
@@ -311,7 +326,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     }
     if (dir_make(o->out_dir, err) != 0) return -1;
     t->log = fopen(t->path_log, o->resume ? "a" : "w");
-    if (!t->log) return err_set(err, "%s: cannot open for writing", t->path_log);
+    if (!t->log) return err_set(err, "%s: cannot open for writing: %s", t->path_log, strerror(errno));
     return 0;
 }
 
@@ -331,6 +346,16 @@ static void teardown(Trainer *t) {
 }
 
 // ------------------------------------------------------------ the loop
+
+// After an update: weights that overflowed (a learning rate far too large)
+// stop the run here, before anything of them is saved or scored.
+static int check_update_finite(Trainer *t, float loss, double grad_norm, float lr, Err *err) {
+    Err which;
+    if (hf_check_finite(t->s.model, "weights", &which) == 0) return 0;
+    return err_set(err, "step %ld: the update with lr %g (loss %g, gradient norm %g) made the "
+                   "weights non-finite (%s): stopped, nothing saved; lower --lr",
+                   t->step + 1, lr, loss, grad_norm, which.msg);
+}
 
 static int train_step(Trainer *t, float *loss, double *grad_norm, float *lr, long *tokens,
                       Err *err) {
@@ -355,14 +380,19 @@ static int train_step(Trainer *t, float *loss, double *grad_norm, float *lr, lon
     if (bert_forward(t->s.model, &in, &drop, err) != 0) return -1;
     *loss = bert_loss(t->s.model, b->labels, b->targets);
     if (!isfinite(*loss))
-        return err_set(err, "step %ld: the loss is %g; lower --lr or check the data", t->step + 1,
-                       *loss);
+        return err_set(err, "step %ld: the loss is %g (lr %g): no update applied; lower --lr or "
+                       "check the data", t->step + 1, *loss,
+                       lr_at(o->lr, t->step, t->total_steps, t->warmup_steps));
     bert_zero_grads(t->s.model);
     if (bert_backward(t->s.model, err) != 0) return -1;
     *grad_norm = clip_grad_norm(t->s.model, o->clip);
     *lr = lr_at(o->lr, t->step, t->total_steps, t->warmup_steps);
+    if (!isfinite(*grad_norm))
+        return err_set(err, "step %ld: the gradient norm is %g (loss %g, lr %g): no update "
+                       "applied, nothing saved; lower --lr or check the data",
+                       t->step + 1, *grad_norm, *loss, *lr);
     optim_step(t->optim, t->s.model, *lr, t->step);
-    return 0;
+    return check_update_finite(t, *loss, *grad_norm, *lr, err);
 }
 
 static int write_results(Trainer *t, double wall, Err *err) {
@@ -429,7 +459,7 @@ int finetune_run(const TrainOptions *o, Err *err) {
                     t.step, t.total_steps, (t.step - 1) / t.batches_per_epoch + 1,
                     loss_sum / (double)window, lr, tokens_window / (now - t_last), eta);
             if (fflush(t.log) != 0 || ferror(t.log)) {
-                err_set(err, "%s: write failed", t.path_log);
+                err_set(err, "%s: write failed: %s", t.path_log, strerror(errno));
                 goto done;
             }
             loss_sum = 0.0;

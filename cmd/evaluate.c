@@ -5,6 +5,7 @@
 
 #include "app/options.h"
 #include "app/evaluation.h"
+#include "util/fileio.h"
 
 static const char usage[] =
     "usage: ./evaluate --model DIR|CHECKPOINT --task NAME [--data-dir DIR] [--split dev|test]\n"
@@ -15,6 +16,7 @@ static const char usage[] =
     "unless --attn is given.";
 
 int main(int argc, char **argv) {
+    file_size_limit_as_error();
     EvaluationOptions o = {.data = {.data_dir = "data/glue", .max_len = 128, .batch_size = 32},
                      .split = "dev"};
     CliSessionExtras x = {.separator = "tab"};

@@ -3,6 +3,7 @@
 
 #include "app/options.h"
 #include "weights/checkpoint.h"
+#include "util/fileio.h"
 
 static const char usage[] =
     "usage: ./export --checkpoint DIR --out DIR\n"
@@ -12,16 +13,19 @@ static const char usage[] =
     "tokenizer files.";
 
 int main(int argc, char **argv) {
+    file_size_limit_as_error();
     const char *checkpoint = NULL, *out = NULL;
+    bool overwrite = false;
     const CliOption opts[] = {
         {"checkpoint", CLI_STRING, &checkpoint, "DIR", "checkpoint written by ./finetune (OUT/best or OUT/last)", NULL, "required"},
-        {"out", CLI_STRING, &out, "DIR", "Hugging Face directory to write", NULL, "required"},
+        {"out", CLI_STRING, &out, "DIR", "Hugging Face directory to write (new, empty or a previous export)", NULL, "required"},
+        {"overwrite", CLI_FLAG, &overwrite, NULL, "replace --out even if it holds other files or a training checkpoint", NULL},
     };
     Err err;
-    int rc = cli_parse(argc, argv, opts, 2, usage, &err);
+    int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), usage, &err);
     if (rc == 1) return 0;
     if (rc == 0 && (!checkpoint || !out)) rc = err_set(&err, "--checkpoint and --out are required (see --help)");
-    if (rc == 0) rc = ckpt_export(checkpoint, out, &err);
+    if (rc == 0) rc = ckpt_export(checkpoint, out, overwrite, &err);
     if (rc != 0) {
         fprintf(stderr, "export: %s\n", err.msg);
         return 1;

@@ -7,6 +7,7 @@
 
 #include "app/options.h"
 #include "app/finetune.h"
+#include "util/fileio.h"
 
 static const char usage[] =
     "usage: ./finetune --model DIR --task NAME [--data-dir DIR] [--out DIR] [--epochs 3]\n"
@@ -18,6 +19,7 @@ static const char usage[] =
     "state), OUT/log.jsonl (every step and evaluation) and OUT/results.json.";
 
 int main(int argc, char **argv) {
+    file_size_limit_as_error();
     TrainOptions o = {
         .data = {.data_dir = "data/glue", .max_len = 128, .batch_size = 32},
         .out_dir = "runs/finetune",

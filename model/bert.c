@@ -166,8 +166,9 @@ static void free_activations(Bert *m) {
 }
 
 // Allocates activations for `slots` layers; masks and dropped
-// probabilities only when training.
-static int alloc_activations(Bert *m, int slots, int training, Err *err) {
+// probabilities only when training.  With dry_run_bytes it allocates
+// nothing but the tables and returns the bytes it would take there.
+static int alloc_activations(Bert *m, int slots, int training, size_t *dry_run_bytes, Err *err) {
     const BertConfig *c = &m->cfg;
     const size_t N = (size_t)m->max_batch * m->max_seq, H = c->hidden_size,
                  FF = c->intermediate_size, B = m->max_batch, T = m->max_seq, NH = c->num_heads,
@@ -222,6 +223,16 @@ static int alloc_activations(Bert *m, int slots, int training, Err *err) {
         ACT(a->ln2_out, N * H);
     }
 #undef ACT
+    if (dry_run_bytes) {
+        size_t floats = 0;
+        for (int i = 0; i < k; i++) floats += sizes[i];
+        *dry_run_bytes = floats * sizeof(real) +
+                         (training ? N * H + 2 * B * H + (probs + 2 * N * H) * slots : 0);
+        free(ptrs);
+        free(sizes);
+        free_activations(m);
+        return 0;
+    }
     m->act_memory = alloc_tensors(ptrs, sizes, k, err, "activations");
     free(ptrs);
     free(sizes);
@@ -275,7 +286,7 @@ Bert *bert_build(const BertConfig *cfg, int max_batch, int max_seq, Err *err) {
     m->ids = err_calloc(err, (size_t)max_batch * max_seq * 2 + max_batch, sizeof(int),
                         "input copy");
     m->zeros = err_calloc(err, 2 * (size_t)cfg->num_layers, sizeof(uint64_t), "zero counters");
-    if (!m->params || !m->ids || !m->zeros || alloc_activations(m, 1, 0, err) != 0) {
+    if (!m->params || !m->ids || !m->zeros || alloc_activations(m, 1, 0, NULL, err) != 0) {
         bert_free(m);
         return NULL;
     }
@@ -308,18 +319,45 @@ real *bert_params(Bert *m, size_t *count) {
 
 real *bert_param(Bert *m, ParamId id) { return m->params + m->param_offset[id]; }
 
+// The gradient work buffers' sizes, in the order bert_enable_grads lays them out.
+enum { GRAD_WORK_BUFFERS = 9 };
+static size_t grad_work_sizes(const BertConfig *c, int max_batch, int max_seq,
+                              size_t sizes[GRAD_WORK_BUFFERS]) {
+    const size_t N = (size_t)max_batch * max_seq, H = c->hidden_size, FF = c->intermediate_size,
+                 B = max_batch;
+    const size_t table[GRAD_WORK_BUFFERS] = {N * H, N * H, N * 3 * H, N * H, N * FF,
+                                             B * H, B * H, B * H,     B * H};
+    size_t total = 0;
+    for (int i = 0; i < GRAD_WORK_BUFFERS; i++) total += sizes[i] = table[i];
+    return total;
+}
+
 int bert_enable_grads(Bert *m, Err *err) {
     if (m->grads) return 0;
-    const size_t N = (size_t)m->max_batch * m->max_seq, H = m->cfg.hidden_size,
-                 FF = m->cfg.intermediate_size, B = m->max_batch;
-    if (alloc_activations(m, m->cfg.num_layers, 1, err) != 0) return -1;
+    if (alloc_activations(m, m->cfg.num_layers, 1, NULL, err) != 0) return -1;
     m->grads = err_calloc(err, m->num_params, sizeof(real), "gradients");
     if (!m->grads) return -1;
     real **ptrs[] = {&m->d_x,   &m->d_tmp, &m->d_qkv,     &m->d_ctx,  &m->d_ffn,
                      &m->d_cls, &m->d_pooled, &m->d_cls_ctx, &m->d_cls_x};
-    size_t sizes[] = {N * H, N * H, N * 3 * H, N * H, N * FF, B * H, B * H, B * H, B * H};
-    m->grad_memory = alloc_tensors(ptrs, sizes, 9, err, "gradient work buffers");
+    size_t sizes[GRAD_WORK_BUFFERS];
+    grad_work_sizes(&m->cfg, m->max_batch, m->max_seq, sizes);
+    m->grad_memory = alloc_tensors(ptrs, sizes, GRAD_WORK_BUFFERS, err, "gradient work buffers");
     return m->grad_memory ? 0 : -1;
+}
+
+int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, size_t *bytes,
+                      Err *err) {
+    if (config_check(cfg, err) != 0) return -1;
+    size_t params = 0, sizes[GRAD_WORK_BUFFERS], acts;
+    for (int id = 0; id < PT_COUNT; id++) params += bert_param_numel(cfg, (ParamId)id);
+    // The same table alloc_activations fills, without the buffers.
+    Bert probe = {.cfg = *cfg, .max_batch = batch, .max_seq = T, .nthreads = omp_get_max_threads()};
+    if (alloc_activations(&probe, training ? cfg->num_layers : 1, training, &acts, err) != 0)
+        return -1;
+    size_t inputs = ((size_t)batch * T * 2 + batch) * sizeof(int);
+    *bytes = params * sizeof(real) * (training ? 2 : 1) + acts + inputs +
+             (training ? grad_work_sizes(cfg, batch, T, sizes) * sizeof(real) : 0);
+    return 0;
 }
 
 real *bert_grads(Bert *m, size_t *count) {

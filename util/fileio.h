@@ -7,10 +7,15 @@
 
 #include "util/err.h"
 
-// Reads a whole file into a NUL-terminated heap buffer (caller frees).
+// Opens path for reading if it is a regular file (a FIFO, a directory or a
+// device is refused without blocking, naming what it is); returns the fd or -1.
+int file_open_regular(const char *path, Err *err);
+// Reads a whole regular file into a NUL-terminated heap buffer (caller frees).
 int file_read_all(const char *path, char **data, size_t *len, Err *err);
 bool file_exists(const char *path);
 bool dir_exists(const char *path);
+// Anything at path (a file, a directory, a FIFO, a dangling link).
+bool path_exists(const char *path);
 // Writes `len` bytes to path via path.tmp + fsync + rename, so an existing
 // file is never left half-written.
 int file_write_atomic(const char *path, const void *data, size_t len, Err *err);
@@ -25,5 +30,8 @@ int dir_replace(const char *src, const char *dst, Err *err);
 int path_join(char *out, size_t cap, const char *a, const char *b, Err *err);
 // Copies a file byte for byte (atomically).
 int file_copy(const char *src, const char *dst, Err *err);
+// Mains call this first: a file-size limit then makes writes fail with
+// EFBIG (a reported error) instead of killing the process with SIGXFSZ.
+void file_size_limit_as_error(void);
 
 #endif

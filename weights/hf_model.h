@@ -62,6 +62,14 @@ typedef struct {
 } HfTensorRef;
 int hf_tensor_refs(Bert *model, int with_prefix, HfTensorRef **refs, Err *err);
 
+// 0 when every weight is finite; otherwise names the first tensor and
+// element that is NaN or infinite ("WHERE: tensor NAME: element K is nan").
+// hf_load_model / hf_load_params refuse such weights the same way.
+int hf_check_finite(Bert *model, const char *where, Err *err);
+
+// Whether `name` is one of the tokenizer files hf_copy_tokenizer copies.
+int hf_is_tokenizer_file(const char *name);
+
 // Writes DIR/model.safetensors with Hugging Face names (bert.* or
 // roberta.*, and classifier.*), written atomically.
 int hf_save_params(Bert *model, const char *dir, Err *err);
