@@ -37,6 +37,9 @@ typedef struct {
     double best_score;
     long best_step;
     char path_last[4096], path_best[4096], path_log[4096];
+    const char *train_path;  // the training file and its fingerprint (file_fingerprint)
+    size_t train_size;
+    uint64_t train_hash;
 } Trainer;
 
 static double now_seconds(void) {
@@ -103,6 +106,12 @@ static char *state_json(const Trainer *t) {
     cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
     cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
     cJSON_AddItemToObject(j, "run_config", run_config_json(t));
+    cJSON *data = cJSON_AddObjectToObject(j, "train_data");
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)t->train_hash);
+    cJSON_AddStringToObject(data, "path", t->train_path);
+    cJSON_AddNumberToObject(data, "bytes", (double)t->train_size);
+    cJSON_AddStringToObject(data, "fnv1a64", hash);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     return text;
@@ -162,6 +171,25 @@ static int truncate_log(const char *path, long step, Err *err) {
     return rc;
 }
 
+// The training file must be the one the checkpoint was trained on (same
+// size and content hash): resuming over other data mixes two runs.
+static int check_train_data(const Trainer *t, const cJSON *state, Err *err) {
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(state, "train_data");
+    const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "fnv1a64"));
+    if (!hash) {
+        fprintf(stderr, "warning: %s/trainer_state.json records no training-file fingerprint: "
+                        "cannot check that %s is unchanged\n", t->path_last, t->train_path);
+        return 0;
+    }
+    char mine[32];
+    snprintf(mine, sizeof mine, "%016llx", (unsigned long long)t->train_hash);
+    double bytes = json_number(data, "bytes", -1);
+    if (strcmp(hash, mine) == 0 && bytes == (double)t->train_size) return 0;
+    return err_set(err, "%s: the training file changed since %s was saved (%.0f -> %zu bytes, "
+                        "FNV-1a %s -> %s): resume with the data of the interrupted run",
+                   t->train_path, t->path_last, bytes, t->train_size, hash, mine);
+}
+
 static int resume(Trainer *t, Err *err) {
     char *text;
     if (ckpt_load_state(t->path_last, &text, err) != 0) return -1;
@@ -187,6 +215,7 @@ static int resume(Trainer *t, Err *err) {
             goto done;
         }
     }
+    if (check_train_data(t, state, err) != 0) goto done;
     if ((int)json_number(state, "threads", 0) != omp_get_max_threads())
         fprintf(stderr, "warning: resuming with %d threads, the run used %d: results will not be "
                         "bit-identical to an uninterrupted run\n",
@@ -281,6 +310,9 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         SplitKind kind = task_split_kind(t->s.task, sp);
         if (kind == SPLIT_TRAIN && !t->train_ds) {
             if (session_load_split(&t->s, &o->data, sp, &t->train_ds, &t->train_ts, err) != 0)
+                return -1;
+            t->train_path = dataset_path(t->train_ds);
+            if (file_fingerprint(t->train_path, &t->train_size, &t->train_hash, err) != 0)
                 return -1;
         } else if (kind == SPLIT_DEV && t->num_dev < MAX_DEV_SPLITS) {
             const char *path = task_split_path(t->s.task, sp);

@@ -207,3 +207,13 @@ void file_size_limit_as_error(void) {
     // and is reported (and its temporary file removed) like any write error.
     signal(SIGXFSZ, SIG_IGN);
 }
+
+int file_fingerprint(const char *path, size_t *size, uint64_t *hash, Err *err) {
+    char *data;
+    if (file_read_all(path, &data, size, err) != 0) return -1;
+    uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
+    for (size_t i = 0; i < *size; i++) h = (h ^ (unsigned char)data[i]) * 0x100000001b3ULL;
+    free(data);
+    *hash = h;
+    return 0;
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -30,6 +31,10 @@ int dir_replace(const char *src, const char *dst, Err *err);
 int path_join(char *out, size_t cap, const char *a, const char *b, Err *err);
 // Copies a file byte for byte (atomically).
 int file_copy(const char *src, const char *dst, Err *err);
+// Size and 64-bit FNV-1a hash of a file's bytes: what a checkpoint records
+// of its training data, so that a resumed run can tell the data changed.
+int file_fingerprint(const char *path, size_t *size, uint64_t *hash, Err *err);
+
 // Mains call this first: a file-size limit then makes writes fail with
 // EFBIG (a reported error) instead of killing the process with SIGXFSZ.
 void file_size_limit_as_error(void);
