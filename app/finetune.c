@@ -382,8 +382,13 @@ static void teardown(Trainer *t) {
 // After an update: weights that overflowed (a learning rate far too large)
 // stop the run here, before anything of them is saved or scored.
 static int check_update_finite(Trainer *t, float loss, double grad_norm, float lr, Err *err) {
+    size_t n;
+    const float *p = bert_params(t->s.model, &n);
+    int bad = 0;
+#pragma omp parallel for reduction(| : bad)
+    for (size_t i = 0; i < n; i++) bad |= !isfinite(p[i]);
     Err which;
-    if (hf_check_finite(t->s.model, "weights", &which) == 0) return 0;
+    if (!bad || hf_check_finite(t->s.model, "weights", &which) == 0) return 0;
     return err_set(err, "step %ld: the update with lr %g (loss %g, gradient norm %g) made the "
                    "weights non-finite (%s): stopped, nothing saved; lower --lr",
                    t->step + 1, lr, loss, grad_norm, which.msg);

@@ -1042,8 +1042,8 @@ static void add_tiny_finetune(Args *a, const char *out) {
 }
 
 // ./export never removes what it did not write: a directory with other
-// files, a training checkpoint, a file, "" are refused and left as they
-// were (no DIR.tmp either); a previous export is replaced, and --overwrite
+// files, a training checkpoint, a file, "", a DIR.tmp holding other files
+// are refused and left as they were (no DIR.tmp either); a previous export is replaced, and --overwrite
 // replaces anything.
 START_TEST(export_keeps_foreign_files) {
     char *tmp = test_tmpdir(), *run_dir = path_in(tmp, "run"), *last = path_in(run_dir, "last");
@@ -1056,10 +1056,14 @@ START_TEST(export_keeps_foreign_files) {
     if (dir_make(project, &err) != 0) ck_abort_msg("%s", err.msg);
     test_write_file(project, "notes.txt", "mine\n", 5);
     test_write_file(tmp, "file", "mine\n", 5);
+    // The temporary directory an export of TMP/keep would use, holding the user's file.
+    char *keep = path_in(tmp, "keep"), *keep_tmp = path_in(tmp, "keep.tmp");
+    if (dir_make(keep_tmp, &err) != 0) ck_abort_msg("%s", err.msg);
+    test_write_file(keep_tmp, "notes.txt", "mine\n", 5);
     const struct {
         const char *out, *want;
     } refused[] = {{project, "notes.txt"}, {last, "optimizer"}, {file, "not a directory"},
-                   {"", "--out"}};
+                   {"", "--out"}, {keep, "keep.tmp"}};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         Snapshot before = snapshot(tmp);
         args_add(&a, "./export", "--checkpoint", last, "--out", refused[i].out, NULL);
@@ -1092,6 +1096,8 @@ START_TEST(export_keeps_foreign_files) {
     free(slashed);
     free(project);
     free(file);
+    free(keep);
+    free(keep_tmp);
     free(last);
     free(run_dir);
     test_tmpdir_remove(tmp);

@@ -93,10 +93,16 @@ int ckpt_load_state(const char *dir, char **json, Err *err) {
     return file_read_all(path, json, NULL, err);
 }
 
-// Files ./export writes (hf_save_config, hf_save_params, hf_copy_tokenizer).
+// Files ./export writes (hf_save_config, hf_save_params, hf_copy_tokenizer),
+// or their NAME.tmp while being written (left by an interrupted export).
 static int is_export_file(const char *name) {
-    return strcmp(name, "config.json") == 0 || strcmp(name, "model.safetensors") == 0 ||
-           hf_is_tokenizer_file(name);
+    char base[256];
+    size_t n = strlen(name);
+    if (n >= sizeof base) return 0;
+    memcpy(base, name, n + 1);
+    if (n > 4 && strcmp(base + n - 4, ".tmp") == 0) base[n - 4] = '\0';
+    return strcmp(base, "config.json") == 0 || strcmp(base, "model.safetensors") == 0 ||
+           hf_is_tokenizer_file(base);
 }
 
 // Whether ./export may replace out_dir: it does not exist, or is an empty
@@ -145,7 +151,12 @@ int ckpt_export(const char *checkpoint_dir, const char *out_arg, bool overwrite,
     if (len >= sizeof out_dir) return err_set(err, "%s: path too long", out_arg);
     memcpy(out_dir, out_arg, len);
     out_dir[len] = '\0';
-    if (check_export_target(out_dir, overwrite, err) != 0) return -1;
+    // OUT.tmp is removed before writing: it too must hold nothing of the user's.
+    char tmp[4096 + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out_dir);
+    if (check_export_target(out_dir, overwrite, err) != 0 ||
+        check_export_target(tmp, overwrite, err) != 0)
+        return -1;
     HfConfig cfg;
     if (hf_config_load(checkpoint_dir, &cfg, err) != 0) return -1;
     Bert *m = bert_build(&cfg.bert, 1, 1, err);
