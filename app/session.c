@@ -59,6 +59,7 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
                  Err *err) {
     memset(s, 0, sizeof *s);
     if (hf_config_load(opt->model_dir, &s->config, err) != 0) return -1;
+    s->config.allow_nonfinite = opt->allow_nonfinite;
     s->task = open_task(opt, &s->config, err);
     if (!s->task) return -1;
     s->tok = tok_load(opt->model_dir, err);

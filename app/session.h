@@ -26,6 +26,7 @@ typedef struct {
     bool attn_given;           // --attn on the command line
     AttnMap attn;
     bool skip_bad_rows;
+    bool allow_nonfinite;      // ./evaluate --allow-nonfinite: load NaN / Inf weights
 } SessionOptions;
 
 typedef struct {

@@ -28,6 +28,7 @@ int main(int argc, char **argv) {
         {"predictions", CLI_STRING, &o.predictions, "FILE", "write per-example predictions (TSV)", NULL},
         {"metrics-out", CLI_STRING, &o.metrics_out, "FILE", "write metrics and sparsity as JSON", NULL},
         {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", NULL},
+        {"allow-nonfinite", CLI_FLAG, &o.data.allow_nonfinite, NULL, "load weights with NaN / Inf values (e.g. in unused rows); non-finite outputs still stop", NULL},
     };
     memcpy(opts + n, own, sizeof own);
     n += (int)(sizeof own / sizeof own[0]);

@@ -1218,6 +1218,37 @@ START_TEST(nonfinite_weights_and_logits_refused) {
 }
 END_TEST
 
+// ./evaluate --allow-nonfinite loads a NaN where it cannot matter (the
+// embedding row of a word no dev sentence has) and predicts exactly what
+// the clean model predicts; without the flag the same model is refused.
+START_TEST(allow_nonfinite_unused_row) {
+    // tiny_bert's word embeddings are [121, 32]: the middle element is in
+    // row 60, the word "to", which the dev sentences do not contain.
+    const char *tensor = "bert.embeddings.word_embeddings.weight";
+    char *model = test_tiny_with_value(tensor, NAN);
+    char *tmp = test_tmpdir(), *clean = path_in(tmp, "clean.tsv"), *flagged = path_in(tmp, "nan.tsv");
+    Args a = {0};
+    add_eval_args(&a, TINY, SGD_DATA);
+    args_add(&a, "--max-len", "64", "--predictions", clean, NULL);
+    run_ok(&a);
+    add_eval_args(&a, model, SGD_DATA);
+    args_add(&a, "--max-len", "64", "--predictions", flagged, "--allow-nonfinite", NULL);
+    run_ok(&a);
+    ck_assert_msg(files_equal(clean, flagged), "%s differs from %s", flagged, clean);
+    add_eval_args(&a, model, SGD_DATA);
+    args_add(&a, "--max-len", "64", NULL);
+    Proc p = run(&a);
+    const char *want[] = {tensor};
+    expect_one_line_error(&p, want, 1);
+    proc_free(&p);
+    args_free(&a);
+    free(clean);
+    free(flagged);
+    test_tmpdir_remove(tmp);
+    test_tmpdir_remove(model);
+}
+END_TEST
+
 // Inputs that are not regular files are refused at once, saying what they
 // are (a FIFO used to hang; a directory as --dev trained without
 // evaluation; /dev/zero was "empty").
@@ -1458,6 +1489,7 @@ Suite *cli_suite(void) {
     tcase_add_test(tc, memory_refused_up_front);
     tcase_add_test(tc, nonfinite_update_stops_run);
     tcase_add_test(tc, nonfinite_weights_and_logits_refused);
+    tcase_add_test(tc, allow_nonfinite_unused_row);
     tcase_add_test(tc, inputs_not_regular_refused);
     tcase_add_test(tc, file_size_limit_is_a_write_error);
     tcase_add_loop_test(tc, messages_name_the_problem, 0,

@@ -18,6 +18,7 @@
 #include "tests/testutil.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "weights/checkpoint.h"
 #include "weights/hf_model.h"
 #include "weights/safetensors.h"
 
@@ -166,6 +167,39 @@ START_TEST(nonfinite_weights_refused_on_load) {
 }
 END_TEST
 
+// A checkpoint is never written with a NaN or infinity in its weights or
+// optimizer moments (a run once kept an Inf checkpoint as its "last good"
+// one): ckpt_save refuses, naming the tensor, and leaves DIR and DIR.tmp
+// as they were.  _i = 0: a weight; _i = 1: an AdamW moment.
+START_TEST(checkpoint_refuses_nonfinite) {
+    HfConfig cfg;
+    Err err;
+    if (hf_config_load(TINY, &cfg, &err) != 0) ck_abort_msg("%s", err.msg);
+    Bert *m = hf_load_model(TINY, &cfg, 0, 1, 8, 1, NULL, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    size_t n;
+    bert_params(m, &n);
+    float *moments = calloc(2 * n, sizeof(float));
+    ck_assert_ptr_nonnull(moments);
+    if (_i == 0)
+        bert_param(m, PT_FFN_OUT_W)[5] = INFINITY;
+    else
+        moments[n + 7] = NAN;
+    char *tmp = test_tmpdir(), dir[512], dir_tmp[600];
+    snprintf(dir, sizeof dir, "%s/last", tmp);
+    snprintf(dir_tmp, sizeof dir_tmp, "%s.tmp", dir);
+    CheckpointContents c = {.source_dir = TINY, .moments = {moments, moments + n}, .num_moments = n,
+                            .state_json = "{}"};
+    ck_assert_msg(ckpt_save(dir, m, &c, &err) != 0, "non-finite checkpoint written");
+    const char *want = _i == 0 ? "bert.encoder.layer.0.output.dense.weight" : "adamw.v";
+    ck_assert_msg(strstr(err.msg, want), "message \"%s\" does not name %s", err.msg, want);
+    ck_assert_msg(!path_exists(dir) && !path_exists(dir_tmp), "ckpt_save left files");
+    free(moments);
+    bert_free(m);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
 // ------------------------------------------------------------ memory estimate
 
 // What bert_memory_bytes predicts against what bert_build and
@@ -210,6 +244,7 @@ Suite *reliability_suite(void) {
     tcase_add_loop_test(tc, absurd_config_refused, 0,
                         (int)(sizeof BAD_CONFIGS / sizeof BAD_CONFIGS[0]));
     tcase_add_loop_test(tc, nonfinite_weights_refused_on_load, 0, 3);
+    tcase_add_loop_test(tc, checkpoint_refuses_nonfinite, 0, 2);
     tcase_add_test(tc, memory_estimate_matches_allocation);
     suite_add_tcase(s, tc);
     return s;

@@ -391,8 +391,7 @@ static int load_ref(Bert *m, const StModel *st, const HfTensorRef *ref, const ch
         return err_set(err, "%s: tensor %s: shape [%s], expected [%s]", st_path(file), t->name, got,
                        want);
     }
-    if (st_to_f32(file, t, bert_params(m, NULL) + ref->offset, t->numel, err) != 0) return -1;
-    return check_ref_finite(m, ref, st_path(file), err);
+    return st_to_f32(file, t, bert_params(m, NULL) + ref->offset, t->numel, err);
 }
 
 // Whether the checkpoint stores the encoder under "bert." / "roberta." (as
@@ -404,7 +403,7 @@ static int has_prefix(const StModel *st) {
 }
 
 static int load_all(Bert *m, const StModel *st, const char *dir, int allow_init, float init_std,
-                    uint64_t init_seed, HfLoadReport *report, Err *err) {
+                    uint64_t init_seed, int allow_nonfinite, HfLoadReport *report, Err *err) {
     const BertConfig *c = bert_config(m);
     HfTensorRef *refs;
     int n = hf_tensor_refs(m, has_prefix(st), &refs, err);
@@ -438,6 +437,7 @@ static int load_all(Bert *m, const StModel *st, const char *dir, int allow_init,
     }
     free(refs);
     if (report) *report = local;
+    if (rc == 0 && !allow_nonfinite) rc = hf_check_finite(m, dir, err);
     return rc;
 }
 
@@ -448,7 +448,8 @@ Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int
     StModel *st = st_model_open(dir, err);
     if (!st) return NULL;
     Bert *m = bert_build(&cfg, max_batch, max_seq, err);
-    if (m && load_all(m, st, dir, 1, config->initializer_range, init_seed, report, err) != 0) {
+    if (m && load_all(m, st, dir, 1, config->initializer_range, init_seed, config->allow_nonfinite,
+                      report, err) != 0) {
         bert_free(m);
         m = NULL;
     }
@@ -459,7 +460,7 @@ Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int
 int hf_load_params(Bert *m, const char *dir, Err *err) {
     StModel *st = st_model_open(dir, err);
     if (!st) return -1;
-    int rc = load_all(m, st, dir, 0, 0.0f, 0, NULL, err);
+    int rc = load_all(m, st, dir, 0, 0.0f, 0, 0, NULL, err);
     st_model_close(st);
     return rc;
 }

@@ -23,6 +23,9 @@ typedef struct {
     char label_names[HF_MAX_LABELS][HF_LABEL_MAX];  // id -> name
     char problem_type[40];  // "", "regression", "single_label_classification"
     int has_attn;           // our own fields attention_probs_fn / attention_r
+    // Not from config.json: set by the caller (./evaluate --allow-nonfinite)
+    // to let hf_load_model accept NaN / infinite weights.
+    int allow_nonfinite;
 } HfConfig;
 
 // Reads DIR/config.json.  Unsupported settings (a hidden_act we lack, a
@@ -38,7 +41,8 @@ typedef struct {
 } HfLoadReport;
 
 // Builds a model for `num_labels` outputs (0: as the config says) and fills
-// it from DIR's model.safetensors (or sharded index).  Missing pooler or a
+// it from DIR's model.safetensors (or sharded index).  A NaN or infinite
+// weight is refused naming the tensor, unless config->allow_nonfinite.  Missing pooler or a
 // head that does not fit is initialised as transformers does (normal with
 // std initializer_range, zero bias) from init_seed; report says so.
 Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int max_batch,
