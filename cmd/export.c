@@ -6,7 +6,7 @@
 #include "util/fileio.h"
 
 static const char usage[] =
-    "usage: ./export --checkpoint DIR --out DIR\n"
+    "usage: ./export --checkpoint DIR --out DIR [--overwrite]\n"
     "Writes a directory transformers loads with\n"
     "BertForSequenceClassification.from_pretrained(OUT): config.json (labels, problem_type,\n"
     "attention_probs_fn / attention_r), model.safetensors (bert.* and classifier.*) and the\n"
