@@ -88,9 +88,10 @@ END_TEST
 
 // ------------------------------------------------------------ config.json
 
-// tiny_bert's config.json with `key` set to the raw JSON `value` (added
-// again at the end when duplicate, so the key appears twice).
-static char *config_with(const char *key, const char *value, int duplicate) {
+// tiny_bert's config.json with `key` set to the raw JSON `value`; with
+// `append` the pair is added at the end instead (then a key tiny_bert has
+// appears twice).
+static char *config_with(const char *key, const char *value, int append) {
     char *dir = test_tmpdir();
     char *text;
     Err err;
@@ -99,7 +100,7 @@ static char *config_with(const char *key, const char *value, int duplicate) {
     ck_assert_ptr_nonnull(end);
     *end = '\0';
     char *out;
-    if (duplicate) {
+    if (append) {
         ck_assert_int_ge(asprintf(&out, "%s, \"%s\": %s}\n", text, key, value), 0);
     } else {
         // Replace the value in place: the key must already be there.
@@ -121,7 +122,7 @@ static char *config_with(const char *key, const char *value, int duplicate) {
 
 static const struct {
     const char *key, *value;
-    int duplicate;
+    int duplicate;     // 1: appended again (twice), 2: appended (tiny_bert lacks it)
     const char *want;  // in the message besides config.json
 } BAD_CONFIGS[] = {
     {"initializer_range", "1e40", 0, "initializer_range"},
@@ -133,6 +134,7 @@ static const struct {
     {"intermediate_size", "100000000", 0, "intermediate_size"},
     {"hidden_act", "\"relu\"", 1, "hidden_act"},
     {"num_hidden_layers", "3", 1, "num_hidden_layers"},
+    {"problem_type", "\"multi_label_classification\"", 2, "problem_type"},
 };
 
 START_TEST(absurd_config_refused) {
@@ -141,10 +143,10 @@ START_TEST(absurd_config_refused) {
     Err err;
     int rc = hf_config_load(dir, &cfg, &err);
     ck_assert_msg(rc != 0, "%s = %s%s accepted", BAD_CONFIGS[_i].key, BAD_CONFIGS[_i].value,
-                  BAD_CONFIGS[_i].duplicate ? " (twice)" : "");
+                  BAD_CONFIGS[_i].duplicate == 1 ? " (twice)" : "");
     ck_assert_msg(strstr(err.msg, "config.json") && strstr(err.msg, BAD_CONFIGS[_i].want),
                   "message \"%s\" does not name %s", err.msg, BAD_CONFIGS[_i].want);
-    if (BAD_CONFIGS[_i].duplicate) ck_assert_msg(strstr(err.msg, "twice"), "%s", err.msg);
+    if (BAD_CONFIGS[_i].duplicate == 1) ck_assert_msg(strstr(err.msg, "twice"), "%s", err.msg);
     test_tmpdir_remove(dir);
 }
 END_TEST

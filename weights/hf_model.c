@@ -182,6 +182,14 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     if (cfg_require_false(&r, "is_decoder", "decoders are not supported") != 0 ||
         cfg_require_false(&r, "add_cross_attention", "cross-attention is not supported") != 0)
         goto done;
+    // transformers' multi_label_classification trains sigmoid outputs with
+    // BCE: training it as single-label softmax would silently be another model.
+    if (strcmp(problem, "") != 0 && strcmp(problem, "regression") != 0 &&
+        strcmp(problem, "single_label_classification") != 0) {
+        err_set(err, "%s: problem_type \"%.60s\" is not supported (\"regression\" or "
+                     "\"single_label_classification\")", path, problem);
+        goto done;
+    }
     snprintf(out->model_type, sizeof out->model_type, "%s", model_type);
     snprintf(out->problem_type, sizeof out->problem_type, "%s", problem);
     if (cfg_int(&r, "vocab_size", 30522, &c->vocab_size) || cfg_int(&r, "hidden_size", 768, &c->hidden_size) ||
