@@ -223,11 +223,14 @@ static int alloc_activations(Bert *m, int slots, int training, size_t *dry_run_b
         ACT(a->ln2_out, N * H);
     }
 #undef ACT
+    // Dropout masks: keep_emb, keep_pooled, keep_head_in, then per layer
+    // keep_probs, keep_attn, keep_ffn (laid out below).
+    const size_t per_layer_masks = probs + 2 * N * H,
+                 mask_bytes = training ? N * H + 2 * B * H + per_layer_masks * slots : 0;
     if (dry_run_bytes) {
         size_t floats = 0;
         for (int i = 0; i < k; i++) floats += sizes[i];
-        *dry_run_bytes = floats * sizeof(real) +
-                         (training ? N * H + 2 * B * H + (probs + 2 * N * H) * slots : 0);
+        *dry_run_bytes = floats * sizeof(real) + mask_bytes;
         free(ptrs);
         free(sizes);
         free_activations(m);
@@ -238,8 +241,7 @@ static int alloc_activations(Bert *m, int slots, int training, size_t *dry_run_b
     free(sizes);
     if (!m->act_memory) return -1;
     if (training) {
-        size_t per_layer = probs + 2 * N * H;
-        m->mask_memory = err_calloc(err, N * H + 2 * B * H + per_layer * slots, 1, "dropout masks");
+        m->mask_memory = err_calloc(err, mask_bytes, 1, "dropout masks");
         if (!m->mask_memory) return -1;
         uint8_t *p = m->mask_memory;
         m->keep_emb = p, p += N * H;

@@ -18,6 +18,7 @@
 #include "tests/testutil.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/memory.h"
 #include "weights/checkpoint.h"
 #include "weights/hf_model.h"
 #include "weights/safetensors.h"
@@ -247,6 +248,26 @@ START_TEST(memory_estimate_matches_allocation) {
 }
 END_TEST
 
+// What the process can have is never more than the kernel's MemAvailable
+// (read here with sscanf, independently), and is known on Linux.
+START_TEST(available_memory_bounded_by_meminfo) {
+    size_t have;
+    const char *source;
+    ck_assert_int_eq(mem_available(&have, &source), 0);
+    FILE *f = fopen("/proc/meminfo", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    double kib = -1;
+    while (fgets(line, sizeof line, f) && sscanf(line, "MemAvailable: %lf kB", &kib) != 1) {
+    }
+    fclose(f);
+    ck_assert_msg(kib > 0, "no MemAvailable in /proc/meminfo");
+    // Both read at slightly different times: allow 5% drift.
+    ck_assert_msg((double)have <= kib * 1024.0 * 1.05 && have > 0, "%zu bytes (%s), MemAvailable %.0f kB",
+                  have, source, kib);
+}
+END_TEST
+
 Suite *reliability_suite(void) {
     Suite *s = suite_create("reliability");
     TCase *tc = tcase_create("files");
@@ -261,6 +282,7 @@ Suite *reliability_suite(void) {
     tcase_add_loop_test(tc, nonfinite_weights_refused_on_load, 0, 3);
     tcase_add_loop_test(tc, checkpoint_refuses_nonfinite, 0, 2);
     tcase_add_test(tc, memory_estimate_matches_allocation);
+    tcase_add_test(tc, available_memory_bounded_by_meminfo);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,15 +22,16 @@ static void store_shortened(Err *err, const char *text) {
     memcpy(err->msg + head + sizeof cut - 1, text + n - tail, tail + 1);
 }
 
-static void store_formatted(Err *err, const char *prefix, const char *fmt, va_list ap) {
+// err->msg = the formatted text, followed by ": " and `rest` when given.
+static void store_formatted(Err *err, const char *rest, const char *fmt, va_list ap) {
     char *text = NULL;
     if (vasprintf(&text, fmt, ap) < 0) {
         snprintf(err->msg, sizeof err->msg, "out of memory formatting an error message");
         return;
     }
-    if (prefix) {
+    if (rest) {
         char *joined = NULL;
-        if (asprintf(&joined, "%s: %s", text, prefix) < 0) {
+        if (asprintf(&joined, "%s: %s", text, rest) < 0) {
             free(text);
             snprintf(err->msg, sizeof err->msg, "out of memory formatting an error message");
             return;

@@ -3,41 +3,61 @@
 #include <stdio.h>
 #include <string.h>
 
-// MemAvailable from /proc/meminfo in bytes, or -1.
-static double meminfo_available(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
+// The cgroup memory limits a process may run under: v2 (unified) and v1,
+// as the container sees them.  Page cache that can be dropped
+// (inactive_file) is not counted as used, as in `docker stats`.
+static const struct {
+    const char *limit, *usage, *stat, *inactive_key, *name;
+} CGROUP_LIMITS[] = {
+    {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat",
+     "inactive_file", "the cgroup limit memory.max"},
+    {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+     "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file",
+     "the cgroup limit memory.limit_in_bytes"},
+};
+
+// The value of "KEY <number>" (or "KEY: <number>") in a file, or -1.
+static double keyed_value(const char *path, const char *key) {
+    FILE *f = fopen(path, "r");
     if (!f) return -1;
     char line[256];
-    double kib = -1;
+    double v = -1;
+    size_t n = strlen(key);
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1) break;
+        if (strncmp(line, key, n) == 0 && (line[n] == ' ' || line[n] == ':')) {
+            if (sscanf(line + n + 1, " %lf", &v) != 1) v = -1;
+            break;
+        }
     fclose(f);
-    return kib < 0 ? -1 : kib * 1024.0;
+    return v;
 }
 
-// One number from a cgroup v2 file ("max" or missing: -1).
+// The single number in a cgroup file; "max", a missing file or a limit
+// too large to be one: -1.
 static double cgroup_value(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     char text[64] = "";
     double v = -1;
-    if (fgets(text, sizeof text, f) && strncmp(text, "max", 3) != 0 && sscanf(text, "%lf", &v) != 1)
-        v = -1;
+    if (!fgets(text, sizeof text, f) || sscanf(text, "%lf", &v) != 1 || v >= 0x1p60) v = -1;
     fclose(f);
     return v;
 }
 
 int mem_available(size_t *bytes, const char **source) {
-    double avail = meminfo_available();
+    double kib = keyed_value("/proc/meminfo", "MemAvailable");
+    double avail = kib < 0 ? -1 : kib * 1024.0;
     *source = "MemAvailable";
-    double limit = cgroup_value("/sys/fs/cgroup/memory.max");
-    if (limit >= 0) {
-        double used = cgroup_value("/sys/fs/cgroup/memory.current");
-        double left = limit - (used > 0 ? used : 0);
+    for (size_t i = 0; i < sizeof CGROUP_LIMITS / sizeof CGROUP_LIMITS[0]; i++) {
+        double limit = cgroup_value(CGROUP_LIMITS[i].limit);
+        if (limit < 0) continue;
+        double used = cgroup_value(CGROUP_LIMITS[i].usage);
+        double cache = keyed_value(CGROUP_LIMITS[i].stat, CGROUP_LIMITS[i].inactive_key);
+        double left = limit - (used > 0 ? used : 0) + (cache > 0 ? cache : 0);
         if (left < 0) left = 0;
         if (avail < 0 || left < avail) {
             avail = left;
-            *source = "the cgroup limit memory.max";
+            *source = CGROUP_LIMITS[i].name;
         }
     }
     if (avail < 0) return -1;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 // *bytes: available bytes; *source: which limit decided ("MemAvailable" or
-// "the cgroup limit memory.max").  Returns 0, or -1 when neither can be read
+// a cgroup limit, v2 or v1).  Returns 0, or -1 when none can be read
 // (then nothing is known and callers do not refuse).
 int mem_available(size_t *bytes, const char **source);
 

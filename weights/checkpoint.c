@@ -1,8 +1,8 @@
 #include "weights/checkpoint.h"
 
 #include <dirent.h>
-#include <math.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
