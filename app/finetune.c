@@ -1,6 +1,7 @@
 #include "app/finetune.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -36,6 +37,9 @@ typedef struct {
     double best_score;
     long best_step;
     char path_last[4096], path_best[4096], path_log[4096];
+    const char *train_path;  // the training file and its fingerprint (file_fingerprint)
+    size_t train_size;
+    uint64_t train_hash;
 } Trainer;
 
 static double now_seconds(void) {
@@ -102,12 +106,22 @@ static char *state_json(const Trainer *t) {
     cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
     cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
     cJSON_AddItemToObject(j, "run_config", run_config_json(t));
+    cJSON *data = cJSON_AddObjectToObject(j, "train_data");
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)t->train_hash);
+    cJSON_AddStringToObject(data, "path", t->train_path);
+    cJSON_AddNumberToObject(data, "bytes", (double)t->train_size);
+    cJSON_AddStringToObject(data, "fnv1a64", hash);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     return text;
 }
 
 static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
+    // The log must hold every step the checkpoint holds: a run killed after
+    // the swap and resumed from it would otherwise lose those lines.
+    if (fflush(t->log) != 0 || ferror(t->log))
+        return err_set(err, "%s: write failed: %s", t->path_log, strerror(errno));
     char *state = state_json(t);
     if (!state) return err_set(err, "%s: out of memory writing the trainer state", dir);
     size_t n = 0;
@@ -157,6 +171,25 @@ static int truncate_log(const char *path, long step, Err *err) {
     return rc;
 }
 
+// The training file must be the one the checkpoint was trained on (same
+// size and content hash): resuming over other data mixes two runs.
+static int check_train_data(const Trainer *t, const cJSON *state, Err *err) {
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(state, "train_data");
+    const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "fnv1a64"));
+    if (!hash) {
+        fprintf(stderr, "warning: %s/trainer_state.json records no training-file fingerprint: "
+                        "cannot check that %s is unchanged\n", t->path_last, t->train_path);
+        return 0;
+    }
+    char mine[32];
+    snprintf(mine, sizeof mine, "%016llx", (unsigned long long)t->train_hash);
+    double bytes = json_number(data, "bytes", -1);
+    if (strcmp(hash, mine) == 0 && bytes == (double)t->train_size) return 0;
+    return err_set(err, "%s: the training file changed since %s was saved (%.0f -> %zu bytes, "
+                        "FNV-1a %s -> %s): resume with the data of the interrupted run",
+                   t->train_path, t->path_last, bytes, t->train_size, hash, mine);
+}
+
 static int resume(Trainer *t, Err *err) {
     char *text;
     if (ckpt_load_state(t->path_last, &text, err) != 0) return -1;
@@ -182,6 +215,7 @@ static int resume(Trainer *t, Err *err) {
             goto done;
         }
     }
+    if (check_train_data(t, state, err) != 0) goto done;
     if ((int)json_number(state, "threads", 0) != omp_get_max_threads())
         fprintf(stderr, "warning: resuming with %d threads, the run used %d: results will not be "
                         "bit-identical to an uninterrupted run\n",
@@ -217,7 +251,9 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
     for (int d = 0; d < t->num_dev; d++) {
         double t0 = now_seconds();
         if (session_predict(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out, err) != 0)
-            return -1;
+            return err_prefix(err, "step %ld: evaluating %s (lr %g): stopped, nothing saved",
+                              t->step, task_split_name(t->s.task, t->dev_split[d]),
+                              lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
         TaskScores sc;
         if (task_score(t->s.task, t->dev_ds[d], t->dev_out, &sc, err) != 0) return -1;
         if (d == 0) primary = sc.primary;
@@ -234,7 +270,8 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
         cJSON_Delete(j);
         if (text) fprintf(t->log, "%s\n", text);
         free(text);
-        if (fflush(t->log) != 0 || ferror(t->log)) return err_set(err, "%s: write failed", t->path_log);
+        if (fflush(t->log) != 0 || ferror(t->log))
+            return err_set(err, "%s: write failed: %s", t->path_log, strerror(errno));
     }
     if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
         t->best_score = primary;
@@ -281,9 +318,12 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         if (kind == SPLIT_TRAIN && !t->train_ds) {
             if (session_load_split(&t->s, &o->data, sp, &t->train_ds, &t->train_ts, err) != 0)
                 return -1;
+            t->train_path = dataset_path(t->train_ds);
+            if (file_fingerprint(t->train_path, &t->train_size, &t->train_hash, err) != 0)
+                return -1;
         } else if (kind == SPLIT_DEV && t->num_dev < MAX_DEV_SPLITS) {
             const char *path = task_split_path(t->s.task, sp);
-            if (path && !file_exists(path)) {
+            if (path && !path_exists(path)) {
                 fprintf(stderr, "%s: no such dev file: training without evaluation (no OUT/best)\n",
                         path);
                 continue;
@@ -300,7 +340,14 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         if (tokset_size(t->dev_ts[d]) > max_dev) max_dev = tokset_size(t->dev_ts[d]);
     t->dev_out = err_calloc(err, (size_t)max_dev * task_num_outputs(t->s.task) + 1, sizeof(float),
                             "dev outputs");
-    if (!t->dev_out || bert_enable_grads(t->s.model, err) != 0) return -1;
+    size_t num_params;
+    bert_params(t->s.model, &num_params);
+    size_t moments = o->optim == OPTIM_ADAMW ? 2 * num_params * sizeof(float) : 0;
+    if (!t->dev_out ||
+        session_check_memory(bert_config(t->s.model), o->data.batch_size, t->s.max_len, 1,
+                             moments, err) != 0 ||
+        bert_enable_grads(t->s.model, err) != 0)
+        return -1;
     OptimConfig oc = {o->optim, o->lr, o->weight_decay, 0.9f, 0.999f, 1e-8f};
     t->optim = optim_build(&oc, t->s.model, err);
     t->batch = batch_alloc(o->data.batch_size, t->s.max_len, err);
@@ -318,7 +365,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     }
     if (dir_make(o->out_dir, err) != 0) return -1;
     t->log = fopen(t->path_log, o->resume ? "a" : "w");
-    if (!t->log) return err_set(err, "%s: cannot open for writing", t->path_log);
+    if (!t->log) return err_set(err, "%s: cannot open for writing: %s", t->path_log, strerror(errno));
     return 0;
 }
 
@@ -427,7 +474,7 @@ int finetune_run(const TrainOptions *o, Err *err) {
                     t.step, t.total_steps, (t.step - 1) / t.batches_per_epoch + 1,
                     loss_sum / (double)window, st.lr, tokens_window / (now - t_last), eta);
             if (fflush(t.log) != 0 || ferror(t.log)) {
-                err_set(err, "%s: write failed", t.path_log);
+                err_set(err, "%s: write failed: %s", t.path_log, strerror(errno));
                 goto done;
             }
             loss_sum = 0.0;

@@ -1,8 +1,11 @@
 #include "app/session.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/memory.h"
 
 static Task *open_task(const SessionOptions *opt, const HfConfig *cfg, Err *err) {
     const char *names[HF_MAX_LABELS];
@@ -13,10 +16,50 @@ static Task *open_task(const SessionOptions *opt, const HfConfig *cfg, Err *err)
     return task_glue(opt->task, opt->data_dir, id2label, n, err);
 }
 
+// The label limits of a checkpoint (config.json's id2label, HfConfig),
+// checked when the task is opened so that a run never trains a model that
+// ./evaluate and ./export would then refuse.
+static int check_label_limits(const Task *task, Err *err) {
+    if (task_is_regression(task)) return 0;
+    int n = task_num_outputs(task);
+    if (n > HF_MAX_LABELS)
+        return err_set(err, "task %s: %d labels; at most %d are supported", task_name(task), n,
+                       HF_MAX_LABELS);
+    for (int i = 0; i < n; i++)
+        if (strlen(task_label_name(task, i)) >= HF_LABEL_MAX)
+            return err_set(err, "task %s: label \"%.40s...\" is %zu bytes; label names must be "
+                                "under %d bytes", task_name(task), task_label_name(task, i),
+                           strlen(task_label_name(task, i)), HF_LABEL_MAX);
+    return 0;
+}
+
+int session_check_memory(const BertConfig *cfg, int batch, int T, int training,
+                         size_t extra_bytes, Err *err) {
+    // A first bound in floating point: the attention scores alone, so that
+    // absurd sizes cannot overflow the exact count below.
+    double scores = (double)batch * cfg->num_heads * T * T * sizeof(real) *
+                    (training ? 4.0 * cfg->num_layers : 2.0);
+    size_t need = 0, have;
+    const char *source;
+    if (scores < 1e18 && bert_memory_bytes(cfg, batch, T, training, &need, err) != 0) return -1;
+    double total = scores < 1e18 ? (double)need + (double)extra_bytes : scores;
+    if (mem_available(&have, &source) != 0 || total <= (double)have) return 0;
+    char need_text[32], have_text[32];
+    mem_format(need_text, sizeof need_text, total);
+    mem_format(have_text, sizeof have_text, (double)have);
+    return err_set(err, "batches of %d x %d tokens need about %s for %s, but this process can "
+                        "have %s (%s): use a smaller --batch-size or --max-len",
+                   batch, T, need_text,
+                   training ? "training (weights, gradients, optimizer state, activations)"
+                            : "the model and its activations",
+                   have_text, source);
+}
+
 int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t init_seed,
                  Err *err) {
     memset(s, 0, sizeof *s);
     if (hf_config_load(opt->model_dir, &s->config, err) != 0) return -1;
+    s->config.allow_nonfinite = opt->allow_nonfinite;
     if (opt->task && !(s->task = open_task(opt, &s->config, err))) return -1;
     s->tok = tok_load(opt->model_dir, err);
     if (!s->tok) goto fail;
@@ -25,6 +68,7 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
                 opt->model_dir, tok_vocab_size(s->tok), s->config.bert.vocab_size);
         goto fail;
     }
+    if (s->task && check_label_limits(s->task, err) != 0) goto fail;
     int outputs = s->task ? task_num_outputs(s->task) : s->config.bert.num_labels;
     for (int i = 0; i < outputs && s->task && !task_is_regression(s->task); i++)
         s->label_names[i] = task_label_name(s->task, i);
@@ -41,6 +85,9 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
                 opt->model_dir, opt->max_len, positions, positions);
         s->max_len = positions;
     }
+    BertConfig sized = s->config.bert;
+    sized.num_labels = outputs;
+    if (session_check_memory(&sized, max_batch, s->max_len, 0, 0, err) != 0) goto fail;
     s->model = hf_load_model(opt->model_dir, &s->config, outputs, max_batch, s->max_len,
                              init_seed, &s->load, err);
     if (!s->model) goto fail;
@@ -93,7 +140,14 @@ int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *o
         if (batch_fill(batch, ts, rows, n, err) != 0) goto done;
         BertInput in = {batch->size, batch->T, batch->ids, batch->type_ids, batch->lengths};
         if (bert_forward(s->model, &in, NULL, err) != 0) goto done;
-        plan_scatter(plan, k, bert_logits(s->model), width, out);
+        const real *logits = bert_logits(s->model);
+        for (int i = 0; i < n * width; i++)
+            if (!isfinite(logits[i])) {
+                err_set(err, "example %d: output %d is %g: the model's outputs are not finite, no "
+                        "metrics over them", rows[i / width], i % width, (double)logits[i]);
+                goto done;
+            }
+        plan_scatter(plan, k, logits, width, out);
     }
     rc = 0;
 done:

@@ -27,6 +27,7 @@ typedef struct {
     bool attn_given;           // --attn on the command line
     AttnMap attn;
     bool skip_bad_rows;
+    bool allow_nonfinite;      // ./evaluate --allow-nonfinite: load NaN / Inf weights
 } SessionOptions;
 
 typedef struct {
@@ -45,6 +46,12 @@ typedef struct {
 // the model will see.  init_seed seeds a head the checkpoint lacks.
 int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t init_seed, Err *err);
 void session_close(Session *s);
+
+// Refuses (with the figure and a suggestion) batches of batch x T tokens
+// whose model memory (bert_memory_bytes) plus extra_bytes exceed what this
+// process can have (MemAvailable, the cgroup limit).
+int session_check_memory(const BertConfig *cfg, int batch, int T, int training,
+                         size_t extra_bytes, Err *err);
 
 // Loads a split and tokenizes it; prints skipped bad rows on stderr.
 int session_load_split(const Session *s, const SessionOptions *opt, int split, Dataset **ds,

@@ -5,6 +5,7 @@
 
 #include "app/options.h"
 #include "app/evaluation.h"
+#include "util/fileio.h"
 
 static const char about[] =
     "Scores a model directory or checkpoint on a task's split.  Prints the task's metrics and the\n"
@@ -12,6 +13,7 @@ static const char about[] =
     "layer).  The attention map is the checkpoint's unless --attn is given.";
 
 int main(int argc, char **argv) {
+    file_size_limit_as_error();
     EvaluationOptions o = {.data = {.model_dir = CLI_DEFAULT_MODEL, .data_dir = "data/glue",
                                     .max_len = 128, .batch_size = 32},
                            .split = "dev"};
@@ -23,6 +25,7 @@ int main(int argc, char **argv) {
         {"predictions", CLI_STRING, &o.predictions, "FILE", "write per-example predictions (TSV)"},
         {"metrics-out", CLI_STRING, &o.metrics_out, "FILE", "write metrics and sparsity as JSON"},
         {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", .range = CLI_AT_LEAST(1)},
+        {"allow-nonfinite", CLI_FLAG, &o.data.allow_nonfinite, NULL, "load weights with NaN / Inf values (e.g. in unused rows); non-finite outputs still stop"},
     };
     const CliTable tables[] = {{x.rows, x.num_rows}, CLI_TABLE(own)};
     const CliCommand cmd = {"./evaluate", about, CLI_EVALUATE, x.maps, cli_session_task_bits, &o.data};

@@ -3,6 +3,7 @@
 
 #include "app/options.h"
 #include "weights/checkpoint.h"
+#include "util/fileio.h"
 
 static const char about[] =
     "Writes a directory transformers loads with\n"
@@ -11,17 +12,20 @@ static const char about[] =
     "tokenizer files.";
 
 int main(int argc, char **argv) {
+    file_size_limit_as_error();
     const char *checkpoint = NULL, *out = NULL;
+    bool overwrite = false;
     const CliOption opts[] = {
         {"checkpoint", CLI_STRING, &checkpoint, "DIR", "checkpoint written by ./finetune (OUT/best or OUT/last)", .required = true},
-        {"out", CLI_STRING, &out, "DIR", "Hugging Face directory to write", .required = true},
+        {"out", CLI_STRING, &out, "DIR", "Hugging Face directory to write (new, empty or a previous export)", .required = true},
+        {"overwrite", CLI_FLAG, &overwrite, NULL, "replace --out even if it holds other files or a training checkpoint"},
     };
     const CliTable tables[] = {CLI_TABLE(opts)};
     const CliCommand cmd = {"./export", about, CLI_EXPORT};
     Err err;
     int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
     if (rc == 1) return 0;
-    if (rc == 0) rc = ckpt_export(checkpoint, out, &err);
+    if (rc == 0) rc = ckpt_export(checkpoint, out, overwrite, &err);
     if (rc != 0) {
         fprintf(stderr, "export: %s\n", err.msg);
         return 1;

@@ -7,6 +7,7 @@
 
 #include "app/options.h"
 #include "app/finetune.h"
+#include "util/fileio.h"
 
 static const char about[] =
     "Fine-tunes a Hugging Face BERT-family encoder on a GLUE or custom task.  Writes OUT/last and\n"
@@ -14,6 +15,7 @@ static const char about[] =
     "step and evaluation) and OUT/results.json.";
 
 int main(int argc, char **argv) {
+    file_size_limit_as_error();
     TrainOptions o = {
         .data = {.model_dir = CLI_DEFAULT_MODEL, .data_dir = "data/glue", .max_len = 128,
                  .batch_size = 32},

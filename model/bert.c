@@ -184,6 +184,13 @@ static void *carve(Arena *a, size_t bytes) {
 
 typedef void LayoutFn(Bert *m, Arena *first, Arena *second);
 
+// Bytes a layout places in its two arenas; nothing is allocated.
+static size_t layout_bytes(Bert *m, LayoutFn *layout) {
+    Arena arenas[2] = {{0}};
+    layout(m, &arenas[0], &arenas[1]);
+    return arenas[0].used + arenas[1].used;
+}
+
 // Sizes the layout's two arenas, allocates each (zeroed) and places the
 // tensors: *memory[0] and *memory[1] are the allocations to free (memory[1]
 // is NULL for a layout that uses one arena).
@@ -368,6 +375,24 @@ int bert_enable_grads(Bert *m, Err *err) {
     // Set last: m->grads means everything the backward needs is there.
     m->grads = err_calloc(err, m->num_params, sizeof(real), "gradients");
     return m->grads ? 0 : -1;
+}
+
+int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, size_t *bytes,
+                      Err *err) {
+    if (config_check(cfg, err) != 0) return -1;
+    size_t params = 0;
+    for (int id = 0; id < PT_COUNT; id++) params += bert_param_numel(cfg, (ParamId)id);
+    // The layouts that allocate, run on a probe without their buffers.
+    Bert probe = {.cfg = *cfg, .max_batch = batch, .max_seq = T,
+                  .nthreads = omp_get_max_threads(), .training_layout = training};
+    probe.layers = err_calloc(err, training ? (size_t)cfg->num_layers : 1, sizeof(LayerActs),
+                              "layer activation table");
+    if (!probe.layers) return -1;
+    *bytes = params * sizeof(real) * (training ? 2 : 1) + layout_bytes(&probe, layout_activations) +
+             layout_bytes(&probe, layout_inputs) +
+             (training ? layout_bytes(&probe, layout_grad_buffers) : 0);
+    free(probe.layers);
+    return 0;
 }
 
 real *bert_grads(Bert *m, size_t *count) {

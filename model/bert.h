@@ -91,6 +91,12 @@ real *bert_param(Bert *model, ParamId id);      // start of one tensor in it
 
 // Allocates gradients (zeroed) and the activations the backward needs.
 int bert_enable_grads(Bert *model, Err *err);
+// Bytes bert_build (and, when training, bert_enable_grads) allocate for
+// batches of up to `batch` x `T` tokens: parameters, gradients, activations
+// and work buffers, from the tables that allocate them.  Lets a caller
+// refuse a run that cannot fit before allocating anything.
+int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, size_t *bytes,
+                      Err *err);
 real *bert_grads(Bert *model, size_t *count);  // NULL before bert_enable_grads
 real *bert_grad(Bert *model, ParamId id);
 void bert_zero_grads(Bert *model);

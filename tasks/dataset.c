@@ -53,11 +53,16 @@ int task_resolve_column(const ColumnRef *ref, const TableRecord *header, const c
                         int *index, Err *err) {
     *index = ref->index;
     if (!ref->name) return 0;
-    for (int i = 0; i < header->nfields; i++)
-        if (strcmp(header->fields[i], ref->name) == 0) {
-            *index = i;
-            return 0;
-        }
+    *index = -1;
+    for (int i = 0; i < header->nfields; i++) {
+        if (strcmp(header->fields[i], ref->name) != 0) continue;
+        // Two columns of one name: which one was meant is a guess.
+        if (*index >= 0)
+            return err_set(err, "%s:%d: the header names two columns \"%s\" (%d and %d)", path,
+                           header->line, ref->name, *index, i);
+        *index = i;
+    }
+    if (*index >= 0) return 0;
     return err_set(err, "%s:%d: no column named \"%s\" in the header", path, header->line,
                    ref->name);
 }
@@ -217,6 +222,25 @@ static int check_layout(const Layout *L, const char *path, Err *err) {
     return 0;
 }
 
+// Whether a row read as the header is a data row: its label column holds a
+// label (or a number, for a regression target) or its index column a whole
+// number.  The file then has no header, and reading on would silently drop
+// that row.  Returns the field that gives it away, or NULL.
+static const char *header_holds_data(const Task *task, const Layout *L, const TableRecord *rec) {
+    if (L->label >= 0 && L->label < rec->nfields) {
+        const char *s = rec->fields[L->label];
+        char *end;
+        if (task->regression ? (strtod(s, &end), end != s && *end == '\0')
+                             : task_label_id(task, s) >= 0)
+            return s;
+    }
+    if (L->index >= 0 && L->index < rec->nfields) {
+        const char *s = rec->fields[L->index];
+        if (s[0] && strspn(s, "0123456789") == strlen(s)) return s;
+    }
+    return NULL;
+}
+
 static int read_rows(const Task *task, const TaskSplit *sp, Table *t, Dataset *ds,
                      bool skip_bad_rows, BadRowCounts *bad, Err *err) {
     Layout L = {sp->ncols, sp->text_a.index, sp->text_b.index, sp->label.index, sp->index.index};
@@ -237,6 +261,11 @@ static int read_rows(const Task *task, const TaskSplit *sp, Table *t, Dataset *d
             task_resolve_column(&sp->index, &rec, sp->path, &L.index, err) != 0 ||
             check_layout(&L, sp->path, err) != 0)
             return -1;
+        const char *data = header_holds_data(task, &L, &rec);
+        if (data)
+            return err_set(err, "%s:%d: expected a header, found a data row (\"%.60s\" is a value, "
+                                "not a column name): the file lacks its header line", sp->path,
+                           rec.line, data);
     }
     long row = 0;
     while ((r = table_next(t, &rec, err)) == 1) {

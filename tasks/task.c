@@ -339,9 +339,10 @@ static int scan_train_labels(const Task *task, const TaskSplit *sp, char ***out,
     *out = NULL;
     *num = 0;
     int cap = 0, ncols = 0, col = sp->label.index, r;
+    char broken_msg[128] = "";
     Table *t = table_open(sp->path, task->sep, err);
     if (!t) return -1;
-    TableRecord rec;
+    TableRecord rec, broken = {0};
     if (sp->header) {
         if ((r = table_next(t, &rec, err)) <= 0) {
             if (r == 0) err_set(err, "%s: empty file, expected a header", sp->path);
@@ -352,6 +353,10 @@ static int scan_train_labels(const Task *task, const TaskSplit *sp, char ***out,
     }
     while ((r = table_next(t, &rec, err)) == 1) {
         if (ncols == 0) ncols = rec.nfields;
+        if (rec.problem != TABLE_OK && !broken.problem_msg) {
+            broken = rec;
+            snprintf(broken_msg, sizeof broken_msg, "%s", rec.problem_msg);
+        }
         if (rec.problem != TABLE_OK || rec.nfields != ncols || col >= rec.nfields ||
             rec.fields[col][0] == '\0')
             continue;
@@ -359,6 +364,11 @@ static int scan_train_labels(const Task *task, const TaskSplit *sp, char ***out,
     }
     if (r < 0) goto fail;
     table_close(t);
+    // An unterminated quote swallows the rest of the file: say so, not
+    // only that no labels were left.
+    if (*num == 0 && broken.problem_msg)
+        return err_set(err, "%s:%d: %s; no labels found in column %d", sp->path, broken.line,
+                       broken_msg, col);
     if (*num == 0) return err_set(err, "%s: no labels found in column %d", sp->path, col);
     return 0;
 fail:

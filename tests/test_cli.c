@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,11 +102,8 @@ static char *read_fd_file(int fd, const char *path) {
     return text;
 }
 
-// Runs argv (v[0] is "./NAME", one of the commands) with stdin from
-// stdin_path and stdout / stderr captured, in the directory cwd (NULL: this
-// one).
-static Proc run_full(Args *a, const char *cwd, const char *stdin_path) {
-    Proc p = {0};
+// "./NAME" -> "$CLI_BIN_DIR/NAME" when that is set.
+static void resolve_command(Args *a) {
     const char *bin_dir = getenv("CLI_BIN_DIR");
     if (bin_dir && *bin_dir && strncmp(a->v[0], "./", 2) == 0) {
         char *moved;
@@ -112,6 +111,14 @@ static Proc run_full(Args *a, const char *cwd, const char *stdin_path) {
         free(a->v[0]);
         a->v[0] = moved;
     }
+}
+
+// Runs argv (v[0] is "./NAME", one of the commands) with stdin from
+// stdin_path and stdout / stderr captured, in the directory cwd (NULL: this
+// one).
+static Proc run_full(Args *a, const char *cwd, const char *stdin_path) {
+    Proc p = {0};
+    resolve_command(a);
     size_t used = 0;
     for (int i = 0; i < a->n && used < sizeof p.cmdline; i++)
         used += (size_t)snprintf(p.cmdline + used, sizeof p.cmdline - used, "%s%s", i ? " " : "",
@@ -186,7 +193,7 @@ static void expect_one_line_error(const Proc *p, const char *const *want, int nu
 
 // ------------------------------------------------------------ files
 
-static char *path_in(const char *dir, const char *name) {
+__attribute__((noinline)) static char *path_in(const char *dir, const char *name) {
     char *path;
     ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
     return path;
@@ -1578,6 +1585,440 @@ START_TEST(predict_bad_inputs) {
 }
 END_TEST
 
+// ------------------------------------------------------------ 8. reliability (issue 11)
+
+// A failed run: a normal non-zero exit (no signal) whose last stderr line
+// holds every string of want[] (progress lines may come before it).
+static void expect_failure_ending(const Proc *p, const char *const *want, int num_want) {
+    ck_assert_msg(!WIFSIGNALED(p->status), "%s: killed by signal %d; stderr:\n%s", p->cmdline,
+                  WIFSIGNALED(p->status) ? WTERMSIG(p->status) : 0, p->err);
+    ck_assert_msg(WIFEXITED(p->status) && WEXITSTATUS(p->status) != 0,
+                  "%s: expected failure, got status %#x; stderr:\n%s", p->cmdline, p->status,
+                  p->err);
+    size_t n = strlen(p->err);
+    while (n > 0 && p->err[n - 1] == '\n') n--;
+    const char *last = p->err + n;
+    while (last > p->err && last[-1] != '\n') last--;
+    for (int i = 0; i < num_want; i++)
+        ck_assert_msg(strstr(last, want[i]), "%s: last stderr line \"%.*s\" does not mention \"%s\"",
+                      p->cmdline, (int)(p->err + n - last), last, want[i]);
+}
+
+static void add_tiny_finetune(Args *a, const char *out) {
+    args_add(a, "./finetune", "--model", TINY, "--task", "sst2", "--data-dir", SGD_DATA,
+             "--max-len", "64", "--threads", "2", "--out", out, NULL);
+}
+
+// ./export never removes what it did not write: a directory with other
+// files, a training checkpoint, a file, "", a DIR.tmp holding other files
+// are refused and left as they were (no DIR.tmp either); a previous export is replaced, and --overwrite
+// replaces anything.
+START_TEST(export_keeps_foreign_files) {
+    char *tmp = test_tmpdir(), *run_dir = path_in(tmp, "run"), *last = path_in(run_dir, "last");
+    Args a = {0};
+    add_tiny_finetune(&a, run_dir);
+    args_add(&a, "--max-steps", "1", NULL);
+    run_ok(&a);
+    char *project = path_in(tmp, "project"), *file = path_in(tmp, "file");
+    Err err;
+    if (dir_make(project, &err) != 0) ck_abort_msg("%s", err.msg);
+    test_write_file(project, "notes.txt", "mine\n", 5);
+    test_write_file(tmp, "file", "mine\n", 5);
+    // The temporary directory an export of TMP/keep would use, holding the user's file.
+    char *keep = path_in(tmp, "keep"), *keep_tmp = path_in(tmp, "keep.tmp");
+    if (dir_make(keep_tmp, &err) != 0) ck_abort_msg("%s", err.msg);
+    test_write_file(keep_tmp, "notes.txt", "mine\n", 5);
+    const struct {
+        const char *out, *want;
+    } refused[] = {{project, "notes.txt"}, {last, "optimizer"}, {file, "not a directory"},
+                   {"", "--out"}, {keep, "keep.tmp"}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        Snapshot before = snapshot(tmp);
+        args_add(&a, "./export", "--checkpoint", last, "--out", refused[i].out, NULL);
+        Proc p = run(&a);
+        const char *want[] = {refused[i].want};
+        expect_one_line_error(&p, want, 1);
+        expect_unchanged(&before, tmp, p.cmdline);
+        ck_assert_msg(!path_exists(".tmp"), "%s left .tmp in the working directory", p.cmdline);
+        proc_free(&p);
+        args_free(&a);
+        free(before.data);
+    }
+    // A previous export (given with a trailing slash) is replaced in place.
+    char *exported = path_in(tmp, "export"), *slashed = path_in(exported, "");
+    for (int k = 0; k < 2; k++) {
+        args_add(&a, "./export", "--checkpoint", last, "--out", slashed, NULL);
+        run_ok(&a);
+    }
+    char *config = path_in(exported, "config.json"), *inside = path_in(exported, ".tmp");
+    ck_assert_msg(file_exists(config) && !path_exists(inside), "%s: not a clean export", exported);
+    // --overwrite: the user said so.
+    args_add(&a, "./export", "--checkpoint", last, "--out", project, "--overwrite", NULL);
+    run_ok(&a);
+    char *notes = path_in(project, "notes.txt");
+    ck_assert_msg(!path_exists(notes), "--overwrite kept %s", notes);
+    free(notes);
+    free(config);
+    free(inside);
+    free(exported);
+    free(slashed);
+    free(project);
+    free(file);
+    free(keep);
+    free(keep_tmp);
+    free(last);
+    free(run_dir);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// More labels than a checkpoint can name, or a label name too long for
+// one, are refused before training (70 labels used to segfault; a long
+// name made a checkpoint ./evaluate then refused).
+START_TEST(label_limits_refused_up_front) {
+    char *tmp = test_tmpdir(), *train = path_in(tmp, "train.tsv"), *out = path_in(tmp, "run");
+    char text[8192] = "sentence\tlabel\n";
+    size_t used = strlen(text);
+    for (int i = 0; i < 70; i++) {
+        char label[80];
+        if (_i == 0)
+            snprintf(label, sizeof label, "L%d", i);
+        else
+            snprintf(label, sizeof label, "%s%d", i == 0 ? "a-label-name-that-goes-on-and-on-"
+                                                           "for-more-than-sixty-four-bytes-"
+                                                         : "short",
+                     i % 2);
+        used += (size_t)snprintf(text + used, sizeof text - used, "word %d\t%s\n", i, label);
+    }
+    test_write_file(tmp, "train.tsv", text, strlen(text));
+    Args a = {0};
+    args_add(&a, "./finetune", "--model", TINY, "--task", "custom", "--train", train, "--dev",
+             train, "--text-col", "sentence", "--label-col", "label", "--max-steps", "1",
+             "--max-len", "64", "--threads", "2", "--out", out, NULL);
+    Proc p = run(&a);
+    const char *want[] = {_i == 0 ? "70 labels" : "a-label-name", _i == 0 ? "at most 64" : "64 bytes"};
+    expect_one_line_error(&p, want, 2);
+    ck_assert_msg(!path_exists(out), "%s: a refused run wrote %s", p.cmdline, out);
+    proc_free(&p);
+    args_free(&a);
+    free(train);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// A batch that cannot fit is refused before anything is allocated, with
+// the figure and what to change (it used to run until the OOM killer).
+START_TEST(memory_refused_up_front) {
+    char *tmp = test_tmpdir(), *out = path_in(tmp, "run");
+    Args a = {0};
+    args_add(&a, "./finetune", "--model", TEST_MODEL_DIR, "--task", "sst2", "--data-dir", SGD_DATA,
+             "--batch-size", "65536", "--max-len", "512", "--threads", "2", "--out", out, NULL);
+    Proc p = run(&a);
+    const char *want[] = {"GiB", "--batch-size", "--max-len"};
+    expect_failure_ending(&p, want, 3);
+    proc_free(&p);
+    args_free(&a);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// A learning rate that overflows the weights stops the run at that step,
+// naming the step and the learning rate, and saves nothing (it used to
+// write all-NaN weights into last/).
+START_TEST(nonfinite_update_stops_run) {
+    char *tmp = test_tmpdir(), *out = path_in(tmp, "run");
+    char *last = path_in(out, "last"), *best = path_in(out, "best");
+    Args a = {0};
+    add_tiny_finetune(&a, out);
+    args_add(&a, "--lr", "1e38", "--warmup", "0", "--max-steps", "2", NULL);
+    Proc p = run(&a);
+    const char *want[] = {"step 1", "lr 1e+38"};
+    expect_failure_ending(&p, want, 2);
+    ck_assert_msg(!path_exists(last) && !path_exists(best), "%s: saved a checkpoint", p.cmdline);
+    proc_free(&p);
+    args_free(&a);
+    free(last);
+    free(best);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// NaN weights are refused by every command, naming the tensor; finite
+// weights whose logits overflow give no metrics (they used to score as
+// 50% accuracy).
+START_TEST(nonfinite_weights_and_logits_refused) {
+    const char *tensor = "bert.encoder.layer.0.attention.output.dense.weight";
+    char *nan_model = test_tiny_with_value(tensor, NAN);
+    char *huge_model = test_tiny_with_value("bert.embeddings.LayerNorm.weight", 3e38f);
+    char *tmp = test_tmpdir(), *out = path_in(tmp, "out");
+    const char *cmds[] = {"./evaluate", "./finetune", "./export"};
+    Args a = {0};
+    for (int c = 0; c < 3; c++) {
+        args_add(&a, cmds[c], NULL);
+        if (c == 2)
+            args_add(&a, "--checkpoint", nan_model, "--out", out, NULL);
+        else
+            args_add(&a, "--model", nan_model, "--task", "sst2", "--data-dir", SGD_DATA,
+                     "--max-len", "64", "--threads", "2", NULL);
+        if (c == 1) args_add(&a, "--out", out, "--max-steps", "1", NULL);
+        Proc p = run(&a);
+        const char *want[] = {tensor, "nan"};
+        expect_one_line_error(&p, want, 2);
+        ck_assert_msg(!path_exists(out), "%s wrote %s", p.cmdline, out);
+        proc_free(&p);
+        args_free(&a);
+    }
+    add_eval_args(&a, huge_model, SGD_DATA);
+    args_add(&a, "--max-len", "64", NULL);
+    Proc p = run(&a);
+    const char *want[] = {"not finite", "no metrics"};
+    expect_failure_ending(&p, want, 2);
+    ck_assert_msg(!strstr(p.err, "accuracy"), "%s: reported metrics:\n%s", p.cmdline, p.err);
+    proc_free(&p);
+    args_free(&a);
+    free(out);
+    test_tmpdir_remove(tmp);
+    test_tmpdir_remove(nan_model);
+    test_tmpdir_remove(huge_model);
+}
+END_TEST
+
+// ./evaluate --allow-nonfinite loads a NaN where it cannot matter (the
+// embedding row of a word no dev sentence has) and predicts exactly what
+// the clean model predicts; without the flag the same model is refused.
+START_TEST(allow_nonfinite_unused_row) {
+    // tiny_bert's word embeddings are [121, 32]: the middle element is in
+    // row 60, the word "to", which the dev sentences do not contain.
+    const char *tensor = "bert.embeddings.word_embeddings.weight";
+    char *model = test_tiny_with_value(tensor, NAN);
+    char *tmp = test_tmpdir(), *clean = path_in(tmp, "clean.tsv"), *flagged = path_in(tmp, "nan.tsv");
+    Args a = {0};
+    add_eval_args(&a, TINY, SGD_DATA);
+    args_add(&a, "--max-len", "64", "--predictions", clean, NULL);
+    run_ok(&a);
+    add_eval_args(&a, model, SGD_DATA);
+    args_add(&a, "--max-len", "64", "--predictions", flagged, "--allow-nonfinite", NULL);
+    run_ok(&a);
+    ck_assert_msg(files_equal(clean, flagged), "%s differs from %s", flagged, clean);
+    add_eval_args(&a, model, SGD_DATA);
+    args_add(&a, "--max-len", "64", NULL);
+    Proc p = run(&a);
+    const char *want[] = {tensor};
+    expect_one_line_error(&p, want, 1);
+    proc_free(&p);
+    args_free(&a);
+    free(clean);
+    free(flagged);
+    test_tmpdir_remove(tmp);
+    test_tmpdir_remove(model);
+}
+END_TEST
+
+// Inputs that are not regular files are refused at once, saying what they
+// are (a FIFO used to hang; a directory as --dev trained without
+// evaluation; /dev/zero was "empty").
+START_TEST(inputs_not_regular_refused) {
+    char *tmp = test_tmpdir(), *fifo = path_in(tmp, "fifo"), *good = path_in(tmp, "good.tsv");
+    char *out = path_in(tmp, "run");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char good_text[] = "sentence\tlabel\ngood movie\t1\nbad film\t0\n";
+    test_write_file(tmp, "good.tsv", good_text, strlen(good_text));
+    const struct {
+        const char *train, *dev, *want;
+    } cases[] = {{fifo, good, "FIFO"}, {good, tmp, "directory"}, {good, "/dev/zero", "device"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Args a = {0};
+        args_add(&a, "./finetune", "--model", TINY, "--task", "custom", "--train", cases[i].train,
+                 "--dev", cases[i].dev, "--text-col", "sentence", "--label-col", "label",
+                 "--max-steps", "1", "--max-len", "64", "--threads", "2", "--out", out, NULL);
+        Proc p = run(&a);
+        const char *want[] = {i == 0 ? cases[i].train : cases[i].dev, cases[i].want};
+        expect_one_line_error(&p, want, 2);
+        proc_free(&p);
+        args_free(&a);
+    }
+    free(fifo);
+    free(good);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// Under a file-size limit the write fails with a message (it used to die
+// of SIGXFSZ) and leaves neither the output nor its .tmp.
+START_TEST(file_size_limit_is_a_write_error) {
+    char *tmp = test_tmpdir(), *out = path_in(tmp, "x"), *out_tmp = path_in(tmp, "x.tmp");
+    struct rlimit saved, small;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    small = saved;
+    small.rlim_cur = 20000;  // tiny_bert's weights are 87 kB
+    Args a = {0};
+    args_add(&a, "./export", "--checkpoint", TINY, "--out", out, NULL);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    Proc p = run(&a);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    const char *want[] = {"File too large"};
+    expect_one_line_error(&p, want, 1);
+    ck_assert_msg(!path_exists(out) && !path_exists(out_tmp), "%s left files behind", p.cmdline);
+    proc_free(&p);
+    args_free(&a);
+    free(out);
+    free(out_tmp);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// Messages that name the real problem: FILE:LINE of a broken CSV quote
+// (not "no labels found"), the empty vocab.txt (not the data file), why
+// the log cannot be opened; and input that is ambiguous is refused: a
+// GLUE file without its header line, a header naming a column twice.
+typedef struct {
+    const char *file, *text;  // TMP/file gets text (NULL: only its directory); TMP/model is tiny_bert
+    const char *args[12];     // "@" + name = TMP/name
+    const char *want[2];
+} MessageCase;
+
+static const MessageCase MESSAGES[] = {
+    {"b.csv", "text,label\n\"broken,1\nfoo,0\n",
+     {"--task", "custom", "--train", "@b.csv", "--dev", "@b.csv", "--separator", "comma",
+      "--text-col", "text", "--label-col", "label"},
+     {"b.csv:2:", "quote"}},
+    {"model/vocab.txt", "",
+     {"--model", "@model", "--task", "sst2", "--data-dir", SGD_DATA},
+     {"vocab.txt", "empty"}},
+    {"run/log.jsonl/", NULL,
+     {"--task", "sst2", "--data-dir", SGD_DATA},
+     {"log.jsonl", "Is a directory"}},
+    {"glue/SST-2/train.tsv", "a fine film\t1\na dull one\t0\n",
+     {"--task", "sst2", "--data-dir", "@glue"},
+     {"train.tsv:1:", "header"}},
+    {"d.tsv", "text\tlabel\ttext\na\t1\tb\nc\t0\td\n",
+     {"--task", "custom", "--train", "@d.tsv", "--dev", "@d.tsv", "--text-col", "text",
+      "--label-col", "label"},
+     {"d.tsv:1:", "two columns \"text\""}},
+};
+
+START_TEST(messages_name_the_problem) {
+    const MessageCase *m = &MESSAGES[_i];
+    char *tmp = test_tmpdir(), *out = path_in(tmp, "run");
+    char *model = path_in(tmp, "model");
+    Err err;
+    if (dir_make(model, &err) != 0) ck_abort_msg("%s", err.msg);
+    const char *files[] = {"config.json", "model.safetensors", "tokenizer_config.json",
+                           "special_tokens_map.json", "vocab.txt"};
+    for (int i = 0; i < 5; i++) copy_file(TINY, model, files[i]);
+    // m->file is DIR/NAME under TMP, written with m->text (DIR only when NULL).
+    char *dir = path_in(tmp, m->file);
+    *strrchr(dir, '/') = '\0';
+    const char *base = strrchr(m->file, '/') ? strrchr(m->file, '/') + 1 : m->file;
+    if (dir_make(dir, &err) != 0) ck_abort_msg("%s", err.msg);
+    if (m->text) test_write_file(dir, base, m->text, strlen(m->text));
+    Args a = {0};
+    args_add(&a, "./finetune", NULL);
+    int has_model = 0;
+    for (int i = 0; i < 12 && m->args[i]; i++) {
+        char *arg = expand(tmp, m->args[i]);
+        args_add(&a, arg, NULL);
+        has_model |= strcmp(arg, "--model") == 0;
+        free(arg);
+    }
+    if (!has_model) args_add(&a, "--model", TINY, NULL);
+    args_add(&a, "--max-steps", "1", "--max-len", "64", "--threads", "2", "--out", out, NULL);
+    Proc p = run(&a);
+    expect_one_line_error(&p, m->want, 2);
+    proc_free(&p);
+    args_free(&a);
+    free(dir);
+    free(model);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// Killed (SIGKILL) at any point, the log holds every step the checkpoint
+// in OUT/last holds: it is flushed before the checkpoint is swapped in.
+START_TEST(log_covers_checkpoint_after_kill) {
+    char *tmp = test_tmpdir(), *out = path_in(tmp, "run");
+    char *state = path_in(out, "last/trainer_state.json"), *log = path_in(out, "log.jsonl");
+    Args a = {0};
+    add_tiny_finetune(&a, out);
+    args_add(&a, "--batch-size", "2", "--max-steps", "100000", "--save-every", "1", "--log-every",
+             "100000", NULL);
+    resolve_command(&a);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed");
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(126);
+        a.v[a.n] = NULL;
+        execv(a.v[0], a.v);
+        _exit(127);
+    }
+    // Wait for a few checkpoints, then kill without warning.
+    for (int i = 0; i < 6000; i++) {
+        if (file_exists(state)) {
+            cJSON *j = read_json(state);
+            double step = json_at(j, state, "step")->valuedouble;
+            cJSON_Delete(j);
+            if (step >= 5) break;
+        }
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    cJSON *j = read_json(state);
+    long step = (long)json_at(j, state, "step")->valuedouble;
+    cJSON_Delete(j);
+    char *text = read_text(log);
+    long logged = 0;
+    for (const char *at = strstr(text, "\"event\":\"step\""); at; at = strstr(at + 1, "\"event\":\"step\""))
+        logged++;
+    free(text);
+    ck_assert_msg(step >= 5, "the run wrote no checkpoint past step 5");
+    ck_assert_msg(logged >= step, "%s: %ld step records, but %s holds step %ld", log, logged,
+                  state, step);
+    args_free(&a);
+    free(state);
+    free(log);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// --resume over a changed training file is refused, naming the file (the
+// checkpoint records its size and FNV-1a hash).
+START_TEST(resume_refuses_changed_train_file) {
+    char *tmp = test_tmpdir(), *train = path_in(tmp, "train.tsv"), *out = path_in(tmp, "run");
+    const char before[] = "sentence\tlabel\ngood movie\t1\nbad film\t0\nfun\t1\ndull\t0\n";
+    const char after[] = "sentence\tlabel\ngood movie\t1\nbad film\t0\nfun\t1\ndull\t1\n";
+    test_write_file(tmp, "train.tsv", before, strlen(before));
+    Args a = {0};
+    for (int k = 0; k < 2; k++) {
+        args_add(&a, "./finetune", "--model", TINY, "--task", "custom", "--train", train,
+                 "--text-col", "sentence", "--label-col", "label", "--labels", "0,1",
+                 "--batch-size", "2", "--max-steps", "4", "--max-len", "64", "--threads", "2",
+                 "--out", out, k ? "--resume" : "--stop-after", k ? NULL : "1", NULL);
+        if (k == 0) {
+            run_ok(&a);
+            test_write_file(tmp, "train.tsv", after, strlen(after));  // same size, one label changed
+        }
+    }
+    Proc p = run(&a);
+    const char *want[] = {train, "changed"};
+    expect_one_line_error(&p, want, 2);
+    proc_free(&p);
+    args_free(&a);
+    free(train);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
 Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("sgd_step");
@@ -1618,6 +2059,21 @@ Suite *cli_suite(void) {
     tcase_add_test(tc, help_from_the_tables);
     tcase_add_test(tc, default_model_missing);
     tcase_add_test(tc, finetune_runs_as_typed);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("reliability");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, export_keeps_foreign_files);
+    tcase_add_loop_test(tc, label_limits_refused_up_front, 0, 2);
+    tcase_add_test(tc, memory_refused_up_front);
+    tcase_add_test(tc, nonfinite_update_stops_run);
+    tcase_add_test(tc, nonfinite_weights_and_logits_refused);
+    tcase_add_test(tc, allow_nonfinite_unused_row);
+    tcase_add_test(tc, inputs_not_regular_refused);
+    tcase_add_test(tc, file_size_limit_is_a_write_error);
+    tcase_add_loop_test(tc, messages_name_the_problem, 0,
+                        (int)(sizeof MESSAGES / sizeof MESSAGES[0]));
+    tcase_add_test(tc, log_covers_checkpoint_after_kill);
+    tcase_add_test(tc, resume_refuses_changed_train_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -91,3 +91,41 @@ double *golden_f64(const StFile *file, const char *name, size_t *numel) {
     if (numel) *numel = t->numel;
     return out;
 }
+
+char *test_tiny_with_value(const char *tensor, float value) {
+    char *dir = test_tmpdir();
+    static const char *const files[] = {"config.json", "vocab.txt", "tokenizer_config.json",
+                                        "special_tokens_map.json"};
+    for (int i = 0; i < 4; i++) {
+        char src[512], dst[512];
+        Err err;
+        snprintf(src, sizeof src, TEST_GOLDEN_DIR "/tiny_bert/%s", files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", dir, files[i]);
+        if (file_copy(src, dst, &err) != 0) ck_abort_msg("%s", err.msg);
+    }
+    StFile *src = golden_open(TEST_GOLDEN_DIR "/tiny_bert/model.safetensors");
+    int n = st_count(src);
+    StWriteTensor *t = calloc((size_t)n, sizeof *t);
+    float *patched = NULL;
+    ck_assert_ptr_nonnull(t);
+    for (int i = 0; i < n; i++) {
+        const StTensor *s = st_tensor_at(src, i);
+        t[i] = (StWriteTensor){.name = s->name, .dtype = s->dtype, .ndim = s->ndim, .data = s->data};
+        memcpy(t[i].shape, s->shape, sizeof s->shape);
+        if (strcmp(s->name, tensor) == 0) {
+            ck_assert_int_eq(s->dtype, ST_F32);
+            patched = golden_f32(src, s->name, NULL);
+            patched[s->numel / 2] = value;
+            t[i].data = patched;
+        }
+    }
+    ck_assert_msg(patched != NULL, "no tensor %s in tiny_bert", tensor);
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    Err err;
+    if (st_write(path, t, n, NULL, 0, &err) != 0) ck_abort_msg("%s", err.msg);
+    free(patched);
+    free(t);
+    st_close(src);
+    return dir;
+}

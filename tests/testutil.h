@@ -23,6 +23,11 @@ void test_tmpdir_remove(char *path);
 // Writes text to dir/name; fails the test on error.
 void test_write_file(const char *dir, const char *name, const void *data, size_t len);
 
+// A copy of tests/golden/tiny_bert in a fresh temporary directory with the
+// middle element of F32 tensor `tensor` set to `value` (caller removes it
+// with test_tmpdir_remove).
+char *test_tiny_with_value(const char *tensor, float value);
+
 // Golden tensors: opens a safetensors golden (fails the test on error) and
 // returns a tensor as a fresh float / int array (caller frees).  numel, if
 // not NULL, receives the element count.

@@ -338,6 +338,9 @@ static int read_vocab_txt(WordPiece *wp, const char *path, Err *err) {
         start = end + 1;
     }
     free(data);
+    if (rc == 0 && id == 0)
+        rc = err_set(err, "%s: empty file: a WordPiece vocabulary needs at least its special tokens",
+                     path);
     return rc;
 }
 

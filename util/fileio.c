@@ -4,46 +4,91 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+// What a path is when it is not a regular file, for messages.
+static const char *file_kind(mode_t mode) {
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+int file_open_regular(const char *path, Err *err) {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return err_set(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(err, "%s: is %s, expected a regular file", path, file_kind(st.st_mode));
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, "%s: cannot set blocking mode: %s", path, strerror(e));
+    }
+    return fd;
+}
+
 int file_read_all(const char *path, char **data, size_t *len, Err *err) {
     *data = NULL;
     if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(err, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return err_set(err, "%s: cannot seek: %s", path, strerror(errno));
+    int fd = file_open_regular(path, err);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, "%s: cannot stat: %s", path, strerror(e));
     }
-    long size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return err_set(err, "%s: cannot determine size: %s", path, strerror(errno));
-    }
-    char *buf = err_malloc(err, (size_t)size + 1, path);
+    size_t size = (size_t)st.st_size;
+    char *buf = err_malloc(err, size + 1, path);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return -1;
     }
-    if (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
-        fclose(f);
-        return err_set(err, "%s: short read", path);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            if (r == 0) return err_set(err, "%s: short read (the file shrank while being read)", path);
+            return err_set(err, "%s: read failed: %s", path, strerror(e));
+        }
+        got += (size_t)r;
     }
-    fclose(f);
+    close(fd);
     buf[size] = '\0';
     *data = buf;
-    if (len) *len = (size_t)size;
+    if (len) *len = size;
     return 0;
 }
 
 bool file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool path_exists(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0;
 }
 
 bool dir_exists(const char *path) {
@@ -154,4 +199,21 @@ int file_copy(const char *src, const char *dst, Err *err) {
     int rc = file_write_atomic(dst, data, len, err);
     free(data);
     return rc;
+}
+
+void file_size_limit_as_error(void) {
+    // Under a file-size limit (ulimit -f) the kernel sends SIGXFSZ, which
+    // kills the process without a word; ignored, the write fails with EFBIG
+    // and is reported (and its temporary file removed) like any write error.
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+int file_fingerprint(const char *path, size_t *size, uint64_t *hash, Err *err) {
+    char *data;
+    if (file_read_all(path, &data, size, err) != 0) return -1;
+    uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
+    for (size_t i = 0; i < *size; i++) h = (h ^ (unsigned char)data[i]) * 0x100000001b3ULL;
+    free(data);
+    *hash = h;
+    return 0;
 }

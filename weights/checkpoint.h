@@ -8,6 +8,7 @@
 #ifndef WEIGHTS_CHECKPOINT_H
 #define WEIGHTS_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "model/bert.h"
@@ -21,6 +22,8 @@ typedef struct {
     const char *state_json;         // trainer_state.json text, or NULL
 } CheckpointContents;
 
+// Refuses (naming the tensor) to write non-finite weights or moments; on
+// any failure removes DIR.tmp and leaves DIR as it was.
 int ckpt_save(const char *dir, Bert *model, const CheckpointContents *contents, Err *err);
 
 // Reads optimizer.safetensors into m and v [n]; missing file is an error.
@@ -33,6 +36,9 @@ int ckpt_load_state(const char *dir, char **json, Err *err);
 // labels, problem_type and our attention fields; model.safetensors with
 // bert.* and classifier.* names; tokenizer files) -- no optimizer state.
 // Every tensor is read and checked on the way; OUT is replaced atomically.
-int ckpt_export(const char *checkpoint_dir, const char *out_dir, Err *err);
+// OUT must not exist, or be an empty directory or a previous export: a
+// training checkpoint or a directory with other files is refused unless
+// overwrite (./export --overwrite), so a mistyped --out never loses data.
+int ckpt_export(const char *checkpoint_dir, const char *out_dir, bool overwrite, Err *err);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <cJSON.h>
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,45 @@ static int cfg_float(ConfigReader *r, const char *key, float fallback, float *ou
     }
     if (!cJSON_IsNumber(item)) return err_set(r->err, "%s: field %s: expected a number", r->path, key);
     *out = (float)item->valuedouble;
+    if (!isfinite(*out))
+        return err_set(r->err, "%s: field %s: %g is out of range for a float", r->path, key,
+                       item->valuedouble);
+    return 0;
+}
+
+// A JSON object with a key twice: Python's json (and so transformers) keeps
+// the last value, cJSON the first.  Refused rather than guessed.
+static int check_duplicate_keys(const cJSON *node, const char *path, Err *err) {
+    for (const cJSON *a = node ? node->child : NULL; a; a = a->next) {
+        if (cJSON_IsObject(node))
+            for (const cJSON *b = a->next; b; b = b->next)
+                if (strcmp(a->string, b->string) == 0)
+                    return err_set(err, "%s: key \"%.100s\" appears twice in one object", path,
+                                   a->string);
+        if (check_duplicate_keys(a, path, err) != 0) return -1;
+    }
+    return 0;
+}
+
+// Sizes whose products index the weights in int arithmetic (shapes, rows x
+// cols) must keep those products in range.
+static int check_size_products(const char *path, const BertConfig *c, Err *err) {
+    const struct {
+        const char *a, *b;
+        long long x, y;
+    } products[] = {
+        {"vocab_size", "hidden_size", c->vocab_size, c->hidden_size},
+        {"max_position_embeddings", "hidden_size", c->max_position, c->hidden_size},
+        {"type_vocab_size", "hidden_size", c->type_vocab_size, c->hidden_size},
+        {"3 x hidden_size", "hidden_size", 3LL * c->hidden_size, c->hidden_size},
+        {"intermediate_size", "hidden_size", c->intermediate_size, c->hidden_size},
+        {"num_labels", "hidden_size", c->num_labels, c->hidden_size},
+    };
+    for (size_t i = 0; i < sizeof products / sizeof products[0]; i++)
+        if (products[i].x * products[i].y > INT_MAX)
+            return err_set(err, "%s: field %s: %s %lld x %s %lld is too large (over %d weights "
+                                "in one tensor)", path, products[i].b, products[i].a,
+                           products[i].x, products[i].b, products[i].y, INT_MAX);
     return 0;
 }
 
@@ -105,6 +145,10 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!root) return err_set(err, "%s: not valid JSON", path);
+    if (check_duplicate_keys(root, path, err) != 0) {
+        cJSON_Delete(root);
+        return -1;
+    }
     int rc = -1, bad = 0;
     memset(out, 0, sizeof *out);
     ConfigReader r = {path, root, err};
@@ -138,6 +182,14 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     if (cfg_require_false(&r, "is_decoder", "decoders are not supported") != 0 ||
         cfg_require_false(&r, "add_cross_attention", "cross-attention is not supported") != 0)
         goto done;
+    // transformers' multi_label_classification trains sigmoid outputs with
+    // BCE: training it as single-label softmax would silently be another model.
+    if (strcmp(problem, "") != 0 && strcmp(problem, "regression") != 0 &&
+        strcmp(problem, "single_label_classification") != 0) {
+        err_set(err, "%s: problem_type \"%.60s\" is not supported (\"regression\" or "
+                     "\"single_label_classification\")", path, problem);
+        goto done;
+    }
     snprintf(out->model_type, sizeof out->model_type, "%s", model_type);
     snprintf(out->problem_type, sizeof out->problem_type, "%s", problem);
     if (cfg_int(&r, "vocab_size", 30522, &c->vocab_size) || cfg_int(&r, "hidden_size", 768, &c->hidden_size) ||
@@ -160,6 +212,16 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
         err_set(err, "%s: dropout probabilities must be in [0, 1)", path);
         goto done;
     }
+    if (!(c->layer_norm_eps > 0 && c->layer_norm_eps <= 1)) {
+        err_set(err, "%s: field layer_norm_eps: %g is not in (0, 1]", path, c->layer_norm_eps);
+        goto done;
+    }
+    if (!(out->initializer_range >= 0 && out->initializer_range <= 1)) {
+        err_set(err, "%s: field initializer_range: %g is not in [0, 1]", path,
+                out->initializer_range);
+        goto done;
+    }
+    if (check_size_products(path, c, err) != 0) goto done;
     // XLM-R numbers positions from padding_idx + 1 and puts dropout before
     // its head's dense layer as well.
     c->position_offset = xlmr ? out->pad_token_id + 1 : 0;
@@ -295,6 +357,37 @@ static const StTensor *find_with_legacy(const StModel *st, const char *name, con
     return st_model_find(st, legacy, file);
 }
 
+// Index of the first NaN or infinity of a tensor, or -1.
+static long first_nonfinite(const real *p, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(p[k])) return (long)k;
+    return -1;
+}
+
+static size_t ref_numel(const HfTensorRef *ref) {
+    return (size_t)ref->rows * (size_t)(ref->cols ? ref->cols : 1);
+}
+
+// A NaN or infinity in a weight makes every output it reaches meaningless
+// (and NaN logits score as a real, bad result): refused, naming the tensor.
+static int check_ref_finite(Bert *m, const HfTensorRef *ref, const char *where, Err *err) {
+    const real *p = bert_params(m, NULL) + ref->offset;
+    long k = first_nonfinite(p, ref_numel(ref));
+    if (k < 0) return 0;
+    return err_set(err, "%s: tensor %s: element %ld is %g (weights must be finite)", where,
+                   ref->name, k, (double)p[k]);
+}
+
+int hf_check_finite(Bert *m, const char *where, Err *err) {
+    HfTensorRef *refs;
+    int n = hf_tensor_refs(m, 1, &refs, err);
+    if (n < 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) rc = check_ref_finite(m, &refs[i], where, err);
+    free(refs);
+    return rc;
+}
+
 static int load_ref(Bert *m, const StModel *st, const HfTensorRef *ref, const char *dir, Err *err) {
     const StFile *file;
     const StTensor *t = find_with_legacy(st, ref->name, &file);
@@ -324,7 +417,7 @@ static int has_prefix(const StModel *st) {
 }
 
 static int load_all(Bert *m, const StModel *st, const char *dir, int allow_init, float init_std,
-                    uint64_t init_seed, HfLoadReport *report, Err *err) {
+                    uint64_t init_seed, int allow_nonfinite, HfLoadReport *report, Err *err) {
     const BertConfig *c = bert_config(m);
     HfTensorRef *refs;
     int n = hf_tensor_refs(m, has_prefix(st), &refs, err);
@@ -358,6 +451,7 @@ static int load_all(Bert *m, const StModel *st, const char *dir, int allow_init,
     }
     free(refs);
     if (report) *report = local;
+    if (rc == 0 && !allow_nonfinite) rc = hf_check_finite(m, dir, err);
     return rc;
 }
 
@@ -368,7 +462,8 @@ Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int
     StModel *st = st_model_open(dir, err);
     if (!st) return NULL;
     Bert *m = bert_build(&cfg, max_batch, max_seq, err);
-    if (m && load_all(m, st, dir, 1, config->initializer_range, init_seed, report, err) != 0) {
+    if (m && load_all(m, st, dir, 1, config->initializer_range, init_seed, config->allow_nonfinite,
+                      report, err) != 0) {
         bert_free(m);
         m = NULL;
     }
@@ -379,7 +474,7 @@ Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int
 int hf_load_params(Bert *m, const char *dir, Err *err) {
     StModel *st = st_model_open(dir, err);
     if (!st) return -1;
-    int rc = load_all(m, st, dir, 0, 0.0f, 0, NULL, err);
+    int rc = load_all(m, st, dir, 0, 0.0f, 0, 0, NULL, err);
     st_model_close(st);
     return rc;
 }
@@ -477,7 +572,7 @@ done:
     return rc;
 }
 
-static int is_tokenizer_file(const char *name) {
+int hf_is_tokenizer_file(const char *name) {
     static const char *const names[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
                                         "special_tokens_map.json", "added_tokens.json"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -492,7 +587,7 @@ int hf_copy_tokenizer(const char *src_dir, const char *dir, Err *err) {
     struct dirent *ent;
     int rc = 0, copied = 0;
     while (rc == 0 && (ent = readdir(d)) != NULL) {
-        if (!is_tokenizer_file(ent->d_name)) continue;
+        if (!hf_is_tokenizer_file(ent->d_name)) continue;
         char src[4096], dst[4096];
         rc = path_join(src, sizeof src, src_dir, ent->d_name, err);
         if (rc == 0) rc = path_join(dst, sizeof dst, dir, ent->d_name, err);

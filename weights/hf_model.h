@@ -26,6 +26,9 @@ typedef struct {
     char label_names[HF_MAX_LABELS][HF_LABEL_MAX];  // id -> name
     char problem_type[40];  // "", "regression", "single_label_classification"
     int has_attn;           // our own fields attention_probs_fn / attention_r
+    // Not from config.json: set by the caller (./evaluate --allow-nonfinite)
+    // to let hf_load_model accept NaN / infinite weights.
+    int allow_nonfinite;
 } HfConfig;
 
 // Reads DIR/config.json.  Unsupported settings (a hidden_act we lack, a
@@ -41,7 +44,8 @@ typedef struct {
 } HfLoadReport;
 
 // Builds a model for `num_labels` outputs (0: as the config says) and fills
-// it from DIR's model.safetensors (or sharded index).  Missing pooler or a
+// it from DIR's model.safetensors (or sharded index).  A NaN or infinite
+// weight is refused naming the tensor, unless config->allow_nonfinite.  Missing pooler or a
 // head that does not fit is initialised as transformers does (normal with
 // std initializer_range, zero bias) from init_seed; report says so.
 Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int max_batch,
@@ -64,6 +68,14 @@ typedef struct {
     int rows, cols;  // HF shape; cols == 0 for vectors
 } HfTensorRef;
 int hf_tensor_refs(Bert *model, int with_prefix, HfTensorRef **refs, Err *err);
+
+// 0 when every weight is finite; otherwise names the first tensor and
+// element that is NaN or infinite ("WHERE: tensor NAME: element K is nan").
+// hf_load_model / hf_load_params refuse such weights the same way.
+int hf_check_finite(Bert *model, const char *where, Err *err);
+
+// Whether `name` is one of the tokenizer files hf_copy_tokenizer copies.
+int hf_is_tokenizer_file(const char *name);
 
 // Writes DIR/model.safetensors with Hugging Face names (bert.* or
 // roberta.*, and classifier.*), written atomically.
