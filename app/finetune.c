@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "app/score_print.h"
+#include "util/clock.h"
 #include "util/fileio.h"
 #include "util/rng.h"
 #include "weights/checkpoint.h"
@@ -37,12 +38,6 @@ typedef struct {
     long best_step;
     char path_last[4096], path_best[4096], path_log[4096];
 } Trainer;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void format_duration(char *out, size_t cap, double seconds) {
     long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
@@ -215,7 +210,7 @@ done:
 static int score_dev_splits(Trainer *t, const char *why, Err *err) {
     double primary = NAN;
     for (int d = 0; d < t->num_dev; d++) {
-        double t0 = now_seconds();
+        double t0 = clock_seconds();
         if (session_predict(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out, err) != 0)
             return -1;
         TaskScores sc;
@@ -224,7 +219,7 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
         char line[512];
         scores_format(line, sizeof line, &sc);
         fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
-                task_split_name(t->s.task, t->dev_split[d]), line, now_seconds() - t0);
+                task_split_name(t->s.task, t->dev_split[d]), line, clock_seconds() - t0);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "event", "eval");
         cJSON_AddNumberToObject(j, "step", (double)t->step);
@@ -402,7 +397,7 @@ int finetune_run(const TrainOptions *o, Err *err) {
             omp_get_max_threads());
 
     const long start_step = t.step;
-    const double t_start = now_seconds();
+    const double t_start = clock_seconds();
     double loss_sum = 0.0, t_last = t_start;
     long tokens_total = 0, tokens_window = 0, window = 0;
     while (t.step < t.total_steps) {
@@ -419,9 +414,9 @@ int finetune_run(const TrainOptions *o, Err *err) {
                 "{\"event\":\"step\",\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"lr\":%.6g,"
                 "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f}\n",
                 t.step, (t.step - 1) / t.batches_per_epoch, loss, lr, gnorm, tokens,
-                now_seconds() - t_start);
+                clock_seconds() - t_start);
         if (t.step % o->log_every == 0 || t.step == t.total_steps) {
-            double now = now_seconds(), per_step = (now - t_start) / (double)(t.step - start_step);
+            double now = clock_seconds(), per_step = (now - t_start) / (double)(t.step - start_step);
             char eta[32];
             format_duration(eta, sizeof eta, per_step * (double)(t.total_steps - t.step));
             fprintf(stderr,
@@ -451,7 +446,7 @@ int finetune_run(const TrainOptions *o, Err *err) {
             break;
         }
     }
-    double wall = now_seconds() - t_start;
+    double wall = clock_seconds() - t_start;
     char took[32];
     format_duration(took, sizeof took, wall);
     fprintf(stderr, "done: %ld steps in %s (%.0f tok/s); ", t.step - start_step, took,
