@@ -107,6 +107,7 @@ static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
     if (!state) return err_set(err, "%s: out of memory writing the trainer state", dir);
     size_t n = 0;
     CheckpointContents c = {.source_dir = t->opt->data.model_dir,
+                            .family = t->s.config.family,
                             .label_names = task_is_regression(t->s.task) ? NULL : t->s.label_names,
                             .state_json = state};
     c.moments[0] = optim_moments(t->optim, 0, &n);
@@ -190,7 +191,7 @@ static int resume(Trainer *t, Err *err) {
                 t->path_last, t->step, (long)json_number(state, "total_steps", -1), t->total_steps);
         goto done;
     }
-    if (hf_load_params(t->s.model, t->path_last, err) != 0) goto done;
+    if (hf_load_params(t->s.model, t->s.config.family, t->path_last, err) != 0) goto done;
     size_t n;
     float *m = optim_moments(t->optim, 0, &n);
     if (m && ckpt_load_moments(t->path_last, m, optim_moments(t->optim, 1, NULL), n, err) != 0)

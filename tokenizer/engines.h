@@ -1,9 +1,12 @@
 // Internal contract between tokenizer.c (special tokens, pairs, truncation)
-// and the two engines that turn raw text into ids.  Not part of the public
-// API: use tokenizer/tokenizer.h.
+// and the engines that turn raw text into ids.  Not part of the public API:
+// use tokenizer/tokenizer.h.
 #ifndef TOKENIZER_ENGINES_H
 #define TOKENIZER_ENGINES_H
 
+#include <stdbool.h>
+
+#include "tokenizer/tokenizer.h"
 #include "util/err.h"
 
 // How an engine's model frames its inputs.
@@ -15,6 +18,26 @@ typedef struct {
     // token_type id of the second text: 1 for BERT, 0 for RoBERTa / XLM-R.
     int second_type_id;
 } SpecialTokens;
+
+// One row per engine, defined beside its code; tokenizer.c reaches engines
+// only through these rows (its table lists them in TokenizerKind order).
+// A new engine (e.g. byte-level BPE for RoBERTa) is a new file with its row,
+// a TokenizerKind value and an entry in that table.
+typedef struct {
+    TokenizerKind kind;
+    const char *name;   // "WordPiece", for messages
+    const char *files;  // what it loads, for messages
+    // Whether model_dir holds this engine's files; -1 on a read error.
+    int (*present)(const char *model_dir, bool *yes, Err *err);
+    void *(*load)(const char *model_dir, Err *err);
+    void (*free)(void *engine);
+    int (*tokenize)(const void *engine, const char *text, int *ids, int cap, Err *err);
+    int (*vocab_size)(const void *engine);
+    const char *(*id_to_piece)(const void *engine, int id);
+    SpecialTokens (*specials)(const void *engine);
+} TokEngine;
+
+extern const TokEngine WORDPIECE_ENGINE, SENTENCEPIECE_ENGINE;
 
 // WordPiece (tokenizer/wordpiece.c): our own code, exact parity with
 // Hugging Face's BertTokenizer.

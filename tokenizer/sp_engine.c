@@ -679,3 +679,33 @@ int sp_engine_tokenize(const SpEngine *sp, const char *text, int *ids, int cap, 
     free(lat.id);
     return rc == 0 ? out.count : -1;
 }
+
+// ------------------------------------------------------------- engine row
+
+static int sp_present(const char *dir, bool *yes, Err *err) {
+    char path[SP_PATH_MAX];
+    *yes = sp_engine_model_file(dir, path, sizeof path) != NULL;
+    return 0;
+}
+
+static void *sp_load(const char *dir, Err *err) { return sp_engine_load(dir, err); }
+static void sp_free(void *sp) { sp_engine_free(sp); }
+static int sp_tokenize(const void *sp, const char *text, int *ids, int cap, Err *err) {
+    return sp_engine_tokenize(sp, text, ids, cap, err);
+}
+static int sp_vocab_size(const void *sp) { return sp_engine_vocab_size(sp); }
+static const char *sp_id_to_piece(const void *sp, int id) { return sp_engine_id_to_piece(sp, id); }
+static SpecialTokens sp_specials(const void *sp) { return sp_engine_specials(sp); }
+
+const TokEngine SENTENCEPIECE_ENGINE = {
+    .kind = TOK_SENTENCEPIECE,
+    .name = "SentencePiece",
+    .files = "a SentencePiece *.model file",
+    .present = sp_present,
+    .load = sp_load,
+    .free = sp_free,
+    .tokenize = sp_tokenize,
+    .vocab_size = sp_vocab_size,
+    .id_to_piece = sp_id_to_piece,
+    .specials = sp_specials,
+};

@@ -885,3 +885,40 @@ const char *wordpiece_id_to_piece(const WordPiece *wp, int id) {
 }
 
 SpecialTokens wordpiece_specials(const WordPiece *wp) { return wp->specials; }
+
+// ------------------------------------------------------------- engine row
+
+// vocab.txt, or a tokenizer.json whose model is WordPiece.
+static int wp_present(const char *dir, bool *yes, Err *err) {
+    char path[WP_PATH_MAX];
+    cJSON *tok_json;
+    *yes = false;
+    if (path_join(path, sizeof path, dir, "vocab.txt", err) ||
+        read_json_opt(dir, "tokenizer.json", &tok_json, err))
+        return -1;
+    *yes = file_exists(path) || (tok_json && is_wordpiece_json(tok_json));
+    cJSON_Delete(tok_json);
+    return 0;
+}
+
+static void *wp_load(const char *dir, Err *err) { return wordpiece_load(dir, err); }
+static void wp_free(void *wp) { wordpiece_free(wp); }
+static int wp_tokenize(const void *wp, const char *text, int *ids, int cap, Err *err) {
+    return wordpiece_tokenize(wp, text, ids, cap, err);
+}
+static int wp_vocab_size(const void *wp) { return wordpiece_vocab_size(wp); }
+static const char *wp_id_to_piece(const void *wp, int id) { return wordpiece_id_to_piece(wp, id); }
+static SpecialTokens wp_specials(const void *wp) { return wordpiece_specials(wp); }
+
+const TokEngine WORDPIECE_ENGINE = {
+    .kind = TOK_WORDPIECE,
+    .name = "WordPiece",
+    .files = "vocab.txt or a WordPiece tokenizer.json",
+    .present = wp_present,
+    .load = wp_load,
+    .free = wp_free,
+    .tokenize = wp_tokenize,
+    .vocab_size = wp_vocab_size,
+    .id_to_piece = wp_id_to_piece,
+    .specials = wp_specials,
+};

@@ -14,9 +14,11 @@ int ckpt_save(const char *dir, Bert *model, const CheckpointContents *c, Err *er
     char tmp[4096], path[4096];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     if (n < 0 || (size_t)n >= sizeof tmp) return err_set(err, "%s: path too long", dir);
+    if (!c->family) return err_set(err, "%s: checkpoint without a model family", dir);
     if (dir_remove_tree(tmp, err) != 0 || dir_make(tmp, err) != 0) return -1;
-    if (hf_save_params(model, tmp, err) != 0 ||
-        hf_save_config(c->source_dir, tmp, bert_config(model), c->label_names, err) != 0 ||
+    const BertConfig *cfg = bert_config(model);
+    if (hf_save_params(model, c->family, tmp, err) != 0 ||
+        hf_save_config(c->source_dir, tmp, cfg, c->family, c->label_names, err) != 0 ||
         hf_copy_tokenizer(c->source_dir, tmp, err) != 0)
         return -1;
     if (c->moments[0]) {
@@ -71,8 +73,9 @@ int ckpt_export(const char *checkpoint_dir, const char *out_dir, Err *err) {
     const char *names[HF_MAX_LABELS];
     for (int i = 0; i < cfg.num_label_names; i++) names[i] = cfg.label_names[i];
     CheckpointContents c = {.source_dir = checkpoint_dir,
+                            .family = cfg.family,
                             .label_names = cfg.has_label_names ? names : NULL};
-    int rc = hf_load_params(m, checkpoint_dir, err);
+    int rc = hf_load_params(m, cfg.family, checkpoint_dir, err);
     if (rc == 0) rc = ckpt_save(out_dir, m, &c, err);
     bert_free(m);
     return rc;
