@@ -39,26 +39,29 @@ typedef struct {
 
 extern const TokEngine WORDPIECE_ENGINE, SENTENCEPIECE_ENGINE;
 
+// The engines' functions have the row's signatures, with their state behind
+// the void pointers.
+
 // WordPiece (tokenizer/wordpiece.c): our own code, exact parity with
-// Hugging Face's BertTokenizer.
+// Hugging Face's BertTokenizer.  State: WordPiece.
 typedef struct WordPiece WordPiece;
-WordPiece *wordpiece_load(const char *model_dir, Err *err);
-void wordpiece_free(WordPiece *wp);
-int wordpiece_tokenize(const WordPiece *wp, const char *text, int *ids, int cap, Err *err);
-int wordpiece_vocab_size(const WordPiece *wp);
-const char *wordpiece_id_to_piece(const WordPiece *wp, int id);
-SpecialTokens wordpiece_specials(const WordPiece *wp);
+void *wordpiece_load(const char *model_dir, Err *err);
+void wordpiece_free(void *wp);
+int wordpiece_tokenize(const void *wp, const char *text, int *ids, int cap, Err *err);
+int wordpiece_vocab_size(const void *wp);
+const char *wordpiece_id_to_piece(const void *wp, int id);
+SpecialTokens wordpiece_specials(const void *wp);
 
 // SentencePiece (tokenizer/sp_engine.c over tokenizer/spm.h): for model
 // directories that ship a *.model file.  Ids are those the checkpoint's
-// Hugging Face tokenizer gives (e.g. XLM-R's fairseq offset).
+// Hugging Face tokenizer gives (e.g. XLM-R's fairseq offset).  State: SpEngine.
 typedef struct SpEngine SpEngine;
-SpEngine *sp_engine_load(const char *model_dir, Err *err);
-void sp_engine_free(SpEngine *sp);
-int sp_engine_tokenize(const SpEngine *sp, const char *text, int *ids, int cap, Err *err);
-int sp_engine_vocab_size(const SpEngine *sp);
-const char *sp_engine_id_to_piece(const SpEngine *sp, int id);
-SpecialTokens sp_engine_specials(const SpEngine *sp);
+void *sp_engine_load(const char *model_dir, Err *err);
+void sp_engine_free(void *sp);
+int sp_engine_tokenize(const void *sp, const char *text, int *ids, int cap, Err *err);
+int sp_engine_vocab_size(const void *sp);
+const char *sp_engine_id_to_piece(const void *sp, int id);
+SpecialTokens sp_engine_specials(const void *sp);
 // The *.model file a directory ships, or NULL when it has none.
 const char *sp_engine_model_file(const char *model_dir, char *buf, int cap);
 

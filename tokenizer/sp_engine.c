@@ -106,20 +106,6 @@ const char *sp_engine_model_file(const char *model_dir, char *buf, int cap) {
     return n > 0 && n < cap ? buf : NULL;
 }
 
-// Parses dir/name into *out; a missing file is not an error (*out = NULL).
-static int read_json(const char *dir, const char *name, cJSON **out, Err *err) {
-    *out = NULL;
-    char path[SP_PATH_MAX];
-    if (path_join(path, sizeof path, dir, name, err) != 0) return -1;
-    if (!file_exists(path)) return 0;
-    char *text;
-    if (file_read_all(path, &text, NULL, err) != 0) return -1;
-    *out = cJSON_Parse(text);
-    free(text);
-    if (!*out) return err_set(err, "%s: not valid JSON", path);
-    return 0;
-}
-
 static const char *json_string(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -426,7 +412,7 @@ static int build_vocab(SpEngine *sp, const float *scores, int n_pieces, Err *err
 
 // ------------------------------------------------------------- the engine
 
-SpEngine *sp_engine_load(const char *model_dir, Err *err) {
+void *sp_engine_load(const char *model_dir, Err *err) {
     char model_path[SP_PATH_MAX];
     if (!sp_engine_model_file(model_dir, model_path, sizeof model_path)) {
         err_set(err, "%s: no SentencePiece *.model file", model_dir);
@@ -436,9 +422,9 @@ SpEngine *sp_engine_load(const char *model_dir, Err *err) {
     SpEngine *sp = NULL, *result = NULL;
     char *data = NULL;
     float *scores = NULL;
-    if (read_json(model_dir, "tokenizer_config.json", &tok_cfg, err) != 0 ||
-        read_json(model_dir, "config.json", &cfg, err) != 0 ||
-        read_json(model_dir, "special_tokens_map.json", &special_map, err) != 0 ||
+    if (json_read_optional(model_dir, "tokenizer_config.json", &tok_cfg, err) != 0 ||
+        json_read_optional(model_dir, "config.json", &cfg, err) != 0 ||
+        json_read_optional(model_dir, "special_tokens_map.json", &special_map, err) != 0 ||
         check_family(model_dir, tok_cfg, cfg, err) != 0)
         goto fail;
     const char *base = strrchr(model_path, '/') + 1;
@@ -477,7 +463,8 @@ fail:
     return result;
 }
 
-void sp_engine_free(SpEngine *sp) {
+void sp_engine_free(void *engine) {
+    SpEngine *sp = engine;
     if (!sp) return;
     spm_free(sp->spm);
     free(sp->piece);
@@ -489,14 +476,14 @@ void sp_engine_free(SpEngine *sp) {
     free(sp);
 }
 
-int sp_engine_vocab_size(const SpEngine *sp) { return sp->n_ids; }
+int sp_engine_vocab_size(const void *engine) { return ((const SpEngine *)engine)->n_ids; }
 
-const char *sp_engine_id_to_piece(const SpEngine *sp, int id) {
+const char *sp_engine_id_to_piece(const void *engine, int id) {
+    const SpEngine *sp = engine;
     return id >= 0 && id < sp->n_ids ? sp->piece[id] : NULL;
 }
 
-SpecialTokens sp_engine_specials(const SpEngine *sp) {
-    (void)sp;
+SpecialTokens sp_engine_specials(const void *engine) {
     return (SpecialTokens){.cls_id = XLMR_BOS, .sep_id = XLMR_EOS, .pad_id = XLMR_PAD,
                            .unk_id = XLMR_UNK, .pair_separators = 2, .second_type_id = 0};
 }
@@ -649,7 +636,8 @@ static size_t find_special(const char *s, size_t n, int *which) {
 }
 
 // ids [cap]
-int sp_engine_tokenize(const SpEngine *sp, const char *text, int *ids, int cap, Err *err) {
+int sp_engine_tokenize(const void *engine, const char *text, int *ids, int cap, Err *err) {
+    const SpEngine *sp = engine;
     if (!text) return err_set(err, "%s: tokenize: text is NULL", sp->model_path);
     if (cap < 0 || (cap > 0 && !ids))
         return err_set(err, "%s: tokenize: bad output buffer (cap %d)", sp->model_path, cap);
@@ -688,24 +676,8 @@ static int sp_present(const char *dir, bool *yes, Err *err) {
     return 0;
 }
 
-static void *sp_load(const char *dir, Err *err) { return sp_engine_load(dir, err); }
-static void sp_free(void *sp) { sp_engine_free(sp); }
-static int sp_tokenize(const void *sp, const char *text, int *ids, int cap, Err *err) {
-    return sp_engine_tokenize(sp, text, ids, cap, err);
-}
-static int sp_vocab_size(const void *sp) { return sp_engine_vocab_size(sp); }
-static const char *sp_id_to_piece(const void *sp, int id) { return sp_engine_id_to_piece(sp, id); }
-static SpecialTokens sp_specials(const void *sp) { return sp_engine_specials(sp); }
-
 const TokEngine SENTENCEPIECE_ENGINE = {
-    .kind = TOK_SENTENCEPIECE,
-    .name = "SentencePiece",
-    .files = "a SentencePiece *.model file",
-    .present = sp_present,
-    .load = sp_load,
-    .free = sp_free,
-    .tokenize = sp_tokenize,
-    .vocab_size = sp_vocab_size,
-    .id_to_piece = sp_id_to_piece,
-    .specials = sp_specials,
+    TOK_SENTENCEPIECE, "SentencePiece", "a SentencePiece *.model file", sp_present,
+    sp_engine_load, sp_engine_free, sp_engine_tokenize, sp_engine_vocab_size,
+    sp_engine_id_to_piece, sp_engine_specials,
 };

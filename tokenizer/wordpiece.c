@@ -492,7 +492,8 @@ static int tokenize_into(const WordPiece *wp, const char *text, size_t n, IdSink
     return 0;
 }
 
-int wordpiece_tokenize(const WordPiece *wp, const char *text, int *ids, int cap, Err *err) {
+int wordpiece_tokenize(const void *engine, const char *text, int *ids, int cap, Err *err) {
+    const WordPiece *wp = engine;
     if (!text) return err_set(err, "wordpiece_tokenize: text is NULL");
     size_t n = strlen(text);
     if (n > MAX_TEXT_BYTES)
@@ -510,20 +511,6 @@ int wordpiece_tokenize(const WordPiece *wp, const char *text, int *ids, int cap,
 }
 
 // ---------------------------------------------------------------- loading
-
-static int read_json_opt(const char *dir, const char *name, cJSON **out, Err *err) {
-    char path[WP_PATH_MAX];
-    *out = NULL;
-    if (path_join(path, sizeof path, dir, name, err)) return -1;
-    if (!file_exists(path)) return 0;
-    char *data;
-    size_t len;
-    if (file_read_all(path, &data, &len, err)) return -1;
-    *out = cJSON_ParseWithLength(data, len);
-    free(data);
-    if (!*out) return err_set(err, "%s: invalid JSON", path);
-    return 0;
-}
 
 // A token setting: "text", or an AddedToken object {"content": "text", ...}.
 static const char *token_content(const cJSON *v) {
@@ -807,10 +794,10 @@ static void load_settings(WordPiece *wp, Configs *c) {
 
 static int load(WordPiece *wp, Configs *c, Err *err) {
     const char *dir = c->dir;
-    if (read_json_opt(dir, "tokenizer_config.json", &c->tok_config, err) ||
-        read_json_opt(dir, "tokenizer.json", &c->tok_json, err) ||
-        read_json_opt(dir, "special_tokens_map.json", &c->special_map, err) ||
-        read_json_opt(dir, "added_tokens.json", &c->added_json, err))
+    if (json_read_optional(dir, "tokenizer_config.json", &c->tok_config, err) ||
+        json_read_optional(dir, "tokenizer.json", &c->tok_json, err) ||
+        json_read_optional(dir, "special_tokens_map.json", &c->special_map, err) ||
+        json_read_optional(dir, "added_tokens.json", &c->added_json, err))
         return -1;
     load_settings(wp, c);
     char path[WP_PATH_MAX];
@@ -850,7 +837,7 @@ static int load(WordPiece *wp, Configs *c, Err *err) {
     return rc;
 }
 
-WordPiece *wordpiece_load(const char *model_dir, Err *err) {
+void *wordpiece_load(const char *model_dir, Err *err) {
     WordPiece *wp = err_calloc(err, 1, sizeof *wp, "WordPiece");
     if (!wp) return NULL;
     Configs c = {.dir = model_dir};
@@ -866,7 +853,8 @@ WordPiece *wordpiece_load(const char *model_dir, Err *err) {
     return wp;
 }
 
-void wordpiece_free(WordPiece *wp) {
+void wordpiece_free(void *engine) {
+    WordPiece *wp = engine;
     if (!wp) return;
     for (int i = 0; i < wp->n_added; i++) {
         free(wp->added[i].content);
@@ -878,13 +866,16 @@ void wordpiece_free(WordPiece *wp) {
     free(wp);
 }
 
-int wordpiece_vocab_size(const WordPiece *wp) { return wp->n_ids; }
+int wordpiece_vocab_size(const void *engine) { return ((const WordPiece *)engine)->n_ids; }
 
-const char *wordpiece_id_to_piece(const WordPiece *wp, int id) {
+const char *wordpiece_id_to_piece(const void *engine, int id) {
+    const WordPiece *wp = engine;
     return id >= 0 && id < wp->n_ids ? wp->id_piece[id] : NULL;
 }
 
-SpecialTokens wordpiece_specials(const WordPiece *wp) { return wp->specials; }
+SpecialTokens wordpiece_specials(const void *engine) {
+    return ((const WordPiece *)engine)->specials;
+}
 
 // ------------------------------------------------------------- engine row
 
@@ -894,31 +885,15 @@ static int wp_present(const char *dir, bool *yes, Err *err) {
     cJSON *tok_json;
     *yes = false;
     if (path_join(path, sizeof path, dir, "vocab.txt", err) ||
-        read_json_opt(dir, "tokenizer.json", &tok_json, err))
+        json_read_optional(dir, "tokenizer.json", &tok_json, err))
         return -1;
     *yes = file_exists(path) || (tok_json && is_wordpiece_json(tok_json));
     cJSON_Delete(tok_json);
     return 0;
 }
 
-static void *wp_load(const char *dir, Err *err) { return wordpiece_load(dir, err); }
-static void wp_free(void *wp) { wordpiece_free(wp); }
-static int wp_tokenize(const void *wp, const char *text, int *ids, int cap, Err *err) {
-    return wordpiece_tokenize(wp, text, ids, cap, err);
-}
-static int wp_vocab_size(const void *wp) { return wordpiece_vocab_size(wp); }
-static const char *wp_id_to_piece(const void *wp, int id) { return wordpiece_id_to_piece(wp, id); }
-static SpecialTokens wp_specials(const void *wp) { return wordpiece_specials(wp); }
-
 const TokEngine WORDPIECE_ENGINE = {
-    .kind = TOK_WORDPIECE,
-    .name = "WordPiece",
-    .files = "vocab.txt or a WordPiece tokenizer.json",
-    .present = wp_present,
-    .load = wp_load,
-    .free = wp_free,
-    .tokenize = wp_tokenize,
-    .vocab_size = wp_vocab_size,
-    .id_to_piece = wp_id_to_piece,
-    .specials = wp_specials,
+    TOK_WORDPIECE, "WordPiece", "vocab.txt or a WordPiece tokenizer.json", wp_present,
+    wordpiece_load, wordpiece_free, wordpiece_tokenize, wordpiece_vocab_size,
+    wordpiece_id_to_piece, wordpiece_specials,
 };

@@ -25,5 +25,9 @@ int dir_replace(const char *src, const char *dst, Err *err);
 int path_join(char *out, size_t cap, const char *a, const char *b, Err *err);
 // Copies a file byte for byte (atomically).
 int file_copy(const char *src, const char *dst, Err *err);
+// Parses dir/name as JSON into *out (free with cJSON_Delete); a missing
+// file is not an error (*out = NULL), invalid JSON is.
+typedef struct cJSON cJSON;
+int json_read_optional(const char *dir, const char *name, cJSON **out, Err *err);
 
 #endif

@@ -4,24 +4,12 @@
 #include <string.h>
 
 static const ModelFamily FAMILIES[] = {
-    {
-        .model_type = "bert",
-        .name = "BERT",
-        .tensor_prefix = "bert.",
-        .head = HEAD_BERT,
-        .positions = POSITIONS_FROM_ZERO,
-        .tokenizer = TOK_WORDPIECE,
-        .architecture = "BertForSequenceClassification",
-    },
-    {
-        .model_type = "xlm-roberta",
-        .name = "XLM-RoBERTa",
-        .tensor_prefix = "roberta.",
-        .head = HEAD_XLMR,
-        .positions = POSITIONS_AFTER_PADDING,
-        .tokenizer = TOK_SENTENCEPIECE,
-        .architecture = "XLMRobertaForSequenceClassification",
-    },
+    {.model_type = "bert", .tensor_prefix = "bert.", .head = HEAD_BERT,
+     .positions = POSITIONS_FROM_ZERO, .tokenizer = TOK_WORDPIECE,
+     .architecture = "BertForSequenceClassification"},
+    {.model_type = "xlm-roberta", .tensor_prefix = "roberta.", .head = HEAD_XLMR,
+     .positions = POSITIONS_AFTER_PADDING, .tokenizer = TOK_SENTENCEPIECE,
+     .architecture = "XLMRobertaForSequenceClassification"},
 };
 enum { N_FAMILIES = sizeof FAMILIES / sizeof FAMILIES[0] };
 

@@ -21,7 +21,6 @@ typedef enum {
 
 typedef struct {
     const char *model_type;     // config.json "model_type"
-    const char *name;           // for messages
     const char *tensor_prefix;  // encoder tensors in a ...ForSequenceClassification checkpoint
     HeadLayout head;            // pooler + classifier layout (model/bert.h)
     PositionRule positions;
