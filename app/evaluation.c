@@ -9,13 +9,8 @@
 
 #include "app/score_print.h"
 #include "app/evaluation.h"
+#include "util/clock.h"
 #include "util/fileio.h"
-
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // FILE for one split, FILE with "_SPLIT" before its extension when a task
 // has several (MNLI's matched and mismatched sets).
@@ -64,9 +59,9 @@ static int score_split(Session *s, const EvaluationOptions *o, int split, int se
     cJSON *j = cJSON_AddObjectToObject(out, name);
     if (!outputs || !j) goto done;
     bert_reset_zero_counts(s->model);
-    double t0 = seconds();
+    double t0 = clock_seconds();
     if (session_predict(s, ts, o->data.batch_size, outputs, err) != 0) goto done;
-    double took = seconds() - t0;
+    double took = clock_seconds() - t0;
     fprintf(stderr, "%s %s: %d examples in %.1fs (%.1f examples/s)\n", task_name(s->task), name, n,
             took, n / took);
     cJSON_AddNumberToObject(j, "examples", n);

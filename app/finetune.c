@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "app/score_print.h"
+#include "util/clock.h"
 #include "util/fileio.h"
 #include "train/step.h"
 #include "weights/checkpoint.h"
@@ -41,12 +42,6 @@ typedef struct {
     size_t train_size;
     uint64_t train_hash;
 } Trainer;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void format_duration(char *out, size_t cap, double seconds) {
     long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
@@ -126,6 +121,7 @@ static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
     if (!state) return err_set(err, "%s: out of memory writing the trainer state", dir);
     size_t n = 0;
     CheckpointContents c = {.source_dir = t->opt->data.model_dir,
+                            .family = t->s.config.family,
                             .label_names = task_is_regression(t->s.task) ? NULL : t->s.label_names,
                             .state_json = state};
     c.moments[0] = optim_moments(t->optim, 0, &n);
@@ -229,7 +225,7 @@ static int resume(Trainer *t, Err *err) {
                 t->path_last, t->step, (long)json_number(state, "total_steps", -1), t->total_steps);
         goto done;
     }
-    if (hf_load_params(t->s.model, t->path_last, err) != 0) goto done;
+    if (hf_load_params(t->s.model, t->s.config.family, t->path_last, err) != 0) goto done;
     size_t n;
     float *m = optim_moments(t->optim, 0, &n);
     if (m && ckpt_load_moments(t->path_last, m, optim_moments(t->optim, 1, NULL), n, err) != 0)
@@ -249,7 +245,7 @@ done:
 static int score_dev_splits(Trainer *t, const char *why, Err *err) {
     double primary = NAN;
     for (int d = 0; d < t->num_dev; d++) {
-        double t0 = now_seconds();
+        double t0 = clock_seconds();
         if (session_predict(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out, err) != 0)
             return err_prefix(err, "step %ld: evaluating %s (lr %g): stopped, nothing saved",
                               t->step, task_split_name(t->s.task, t->dev_split[d]),
@@ -260,7 +256,7 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
         char line[512];
         scores_format(line, sizeof line, &sc);
         fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
-                task_split_name(t->s.task, t->dev_split[d]), line, now_seconds() - t0);
+                task_split_name(t->s.task, t->dev_split[d]), line, clock_seconds() - t0);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "event", "eval");
         cJSON_AddNumberToObject(j, "step", (double)t->step);
@@ -445,7 +441,7 @@ int finetune_run(const TrainOptions *o, Err *err) {
             omp_get_max_threads());
 
     const long start_step = t.step;
-    const double t_start = now_seconds();
+    const double t_start = clock_seconds();
     double loss_sum = 0.0, t_last = t_start;
     long tokens_total = 0, tokens_window = 0, window = 0;
     const StepSchedule schedule = step_schedule(&t);
@@ -464,9 +460,9 @@ int finetune_run(const TrainOptions *o, Err *err) {
                 "{\"event\":\"step\",\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"lr\":%.6g,"
                 "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f}\n",
                 t.step, (t.step - 1) / t.batches_per_epoch, st.loss, st.lr, st.grad_norm, st.tokens,
-                now_seconds() - t_start);
+                clock_seconds() - t_start);
         if (t.step % o->log_every == 0 || t.step == t.total_steps) {
-            double now = now_seconds(), per_step = (now - t_start) / (double)(t.step - start_step);
+            double now = clock_seconds(), per_step = (now - t_start) / (double)(t.step - start_step);
             char eta[32];
             format_duration(eta, sizeof eta, per_step * (double)(t.total_steps - t.step));
             fprintf(stderr,
@@ -496,7 +492,7 @@ int finetune_run(const TrainOptions *o, Err *err) {
             break;
         }
     }
-    double wall = now_seconds() - t_start;
+    double wall = clock_seconds() - t_start;
     char took[32];
     format_duration(took, sizeof took, wall);
     fprintf(stderr, "done: %ld steps in %s (%.0f tok/s); ", t.step - start_step, took,

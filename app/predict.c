@@ -16,12 +16,7 @@
 
 #include "tasks/metrics.h"
 #include "tasks/table.h"
-
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "util/clock.h"
 
 // ------------------------------------------------------------ reading lines
 
@@ -292,7 +287,7 @@ static int take_table(Predictor *p, const char *text, size_t len, int line, Err 
 static int take_jsonl(Predictor *p, const char *text, size_t len, int line, Err *err) {
     if (!text) return 0;
     bool nul;
-    size_t bad = utf8_first_bad((const unsigned char *)text, len, &nul);
+    size_t bad = utf8_first_bad(text, len, &nul);
     if (bad < len) return add_bad(p, line, "%s at byte %zu", nul ? "NUL byte" : "invalid UTF-8", bad + 1);
     size_t blank = 0;
     while (blank < len && (text[blank] == ' ' || text[blank] == '\t')) blank++;
@@ -375,14 +370,14 @@ static int print_answer(Predictor *p, int line, const float *row, Err *err) {
 static int run_window(Predictor *p, Err *err) {
     int n = dataset_size(p->ds);
     if (n > 0) {
-        double t0 = seconds();
+        double t0 = clock_seconds();
         TokenizedSet *ts = tokset_encode(p->ds, p->s.tok, p->s.max_len, err);
         if (!ts) return -1;
-        double t1 = seconds();
+        double t1 = clock_seconds();
         int rc = session_predict(&p->s, ts, p->o->model.batch_size, p->out, err);
         tokset_free(ts);
         p->tokenize_s += t1 - t0;
-        p->model_s += seconds() - t1;
+        p->model_s += clock_seconds() - t1;
         if (rc != 0) return -1;
     }
     for (int i = 0; i < p->num_entries; i++) {
@@ -482,7 +477,7 @@ static void report_timing(const Predictor *p, double total) {
 int predict_run(const PredictOptions *o, Err *err) {
     const Format *f = find_format(o->format, err);
     if (!f || check_options(o, f, err) != 0) return -1;
-    double t_start = seconds();
+    double t_start = clock_seconds();
     Predictor p = {.o = o, .format = f, .text_col = o->text_col ? o->text_col : f->default_text_col};
     p.name = o->num_texts > 0 ? "argument" : o->input ? o->input : "stdin";
     if (f->columns && f->take == take_table && !o->header && resolve_columns(&p, NULL, err) != 0)
@@ -510,7 +505,7 @@ int predict_run(const PredictOptions *o, Err *err) {
     if (!p.ds || !p.entries || !p.out || !p.probs) goto done;
     print_header(&p);
     if (o->num_texts > 0 ? run_texts(&p, err) : run_stream(&p, fd >= 0 ? fd : 0, err)) goto done;
-    if (o->timing) report_timing(&p, seconds() - t_start);
+    if (o->timing) report_timing(&p, clock_seconds() - t_start);
     if (p.bad > 0)
         fprintf(stderr, "predict: %ld bad input%s (named above) not answered, %ld answered\n",
                 p.bad, p.bad == 1 ? "" : "s", p.answered);

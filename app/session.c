@@ -61,7 +61,7 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
     if (hf_config_load(opt->model_dir, &s->config, err) != 0) return -1;
     s->config.allow_nonfinite = opt->allow_nonfinite;
     if (opt->task && !(s->task = open_task(opt, &s->config, err))) return -1;
-    s->tok = tok_load(opt->model_dir, err);
+    s->tok = tok_load_kind(opt->model_dir, s->config.family->tokenizer, err);
     if (!s->tok) goto fail;
     if (tok_vocab_size(s->tok) > s->config.bert.vocab_size) {
         err_set(err, "%s: the tokenizer has %d tokens but the model only %d embeddings",

@@ -13,6 +13,7 @@
 #include "model/bert.h"
 #include "app/options.h"
 #include "train/optim.h"
+#include "util/clock.h"
 #include "util/rng.h"
 #include "weights/hf_model.h"
 
@@ -21,12 +22,6 @@ static const char about[] =
     "of every attention map (with its default parameter), medians over repeated runs.";
 
 enum { MAX_REPS = 64 };
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -50,9 +45,9 @@ static double sgemm_peak_gflops(int M, int N, int K, int threads, int reps) {
     openblas_set_num_threads(threads);
     double times[MAX_REPS];
     for (int r = 0; r < reps + 2; r++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-        if (r >= 2) times[r - 2] = now() - t0;
+        if (r >= 2) times[r - 2] = clock_seconds() - t0;
     }
     openblas_set_num_threads(1);
     free(a), free(b), free(c);
@@ -113,9 +108,9 @@ int main(int argc, char **argv) {
 
     double times[MAX_REPS];
     for (int r = 0; r < reps + 1; r++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         if (bert_forward(m, &in, NULL, &err) != 0) break;
-        if (r >= 1) times[r - 1] = now() - t0;
+        if (r >= 1) times[r - 1] = clock_seconds() - t0;
     }
     double fwd = median(times, reps);
     printf("| eval forward | %.1f ms | %.1f sentences/s, %.1f GFLOP/s | %.0f%% |\n", fwd * 1e3,
@@ -129,7 +124,7 @@ int main(int argc, char **argv) {
         AttnMap map = attn_map_default((AttnKind)k);
         bert_set_attn(m, map);
         for (int r = 0; r < reps + 1; r++) {
-            double t0 = now();
+            double t0 = clock_seconds();
             Dropout d = {0.1f, 0.1f, 0.1f, (uint64_t)r};
             if (bert_forward(m, &in, &d, &err) != 0) break;
             bert_loss(m, labels, NULL);
@@ -137,7 +132,7 @@ int main(int argc, char **argv) {
             if (bert_backward(m, &err) != 0) break;
             clip_grad_norm(m, 1.0f);
             optim_step(opt, m, 2e-5f, r);
-            if (r >= 1) times[r - 1] = now() - t0;
+            if (r >= 1) times[r - 1] = clock_seconds() - t0;
         }
         double step = median(times, reps);
         if (k == ATTN_SOFTMAX) softmax_step = step;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/rng.h"
 
 // Rows encoded per parallel block: bounds the scratch to block * max_len.
@@ -104,14 +105,10 @@ TokenizedSet *tokset_build(const Dataset *ds, EncodeFn encode, const void *ctx, 
         size_t need = total;
         for (int i = 0; i < m; i++) need += (size_t)blens[i];
         if (need > cap) {
-            size_t grown = cap ? cap : (size_t)1 << 16;
-            while (grown < need) grown *= 2;
-            int *p = err_realloc(err, ts->ids, grown * sizeof(int), "token ids");
-            if (!p) goto fail;
-            ts->ids = p;
-            p = err_realloc(err, ts->type_ids, grown * sizeof(int), "token type ids");
-            if (!p) goto fail;
-            ts->type_ids = p;
+            size_t grown = grow_capacity(cap, need);
+            if (RESIZE(ts->ids, grown, "token ids", err) ||
+                RESIZE(ts->type_ids, grown, "token type ids", err))
+                goto fail;
             cap = grown;
         }
         for (int i = 0; i < m; i++) {

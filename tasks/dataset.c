@@ -10,6 +10,7 @@
 
 #include "tasks/table.h"
 #include "tasks/task_impl.h"
+#include "util/buf.h"
 
 struct Dataset {
     char *path;
@@ -18,8 +19,7 @@ struct Dataset {
     Example *ex;    // [cap]
     size_t *a_off;  // [cap] text offsets in arena while loading
     size_t *b_off;  // [cap] SIZE_MAX = no text_b
-    char *arena;    // all texts, NUL-terminated
-    size_t alen, acap;
+    Buf arena;      // all texts, NUL-terminated
 };
 
 static const char *const BAD_ROW_NAMES[BAD_ROW_KINDS] = {
@@ -37,7 +37,7 @@ void dataset_free(Dataset *ds) {
     free(ds->ex);
     free(ds->a_off);
     free(ds->b_off);
-    free(ds->arena);
+    buf_free(&ds->arena);
     free(ds);
 }
 
@@ -68,34 +68,18 @@ int task_resolve_column(const ColumnRef *ref, const TableRecord *header, const c
 }
 
 static int arena_add(Dataset *ds, const char *s, size_t *off, Err *err) {
-    size_t n = strlen(s) + 1;
-    if (ds->alen + n > ds->acap) {
-        size_t cap = ds->acap ? ds->acap : 4096;
-        while (cap < ds->alen + n) cap *= 2;
-        char *p = err_realloc(err, ds->arena, cap, "dataset texts");
-        if (!p) return -1;
-        ds->arena = p;
-        ds->acap = cap;
-    }
-    memcpy(ds->arena + ds->alen, s, n);
-    *off = ds->alen;
-    ds->alen += n;
-    return 0;
+    *off = ds->arena.len;
+    return buf_append(&ds->arena, s, strlen(s) + 1, "dataset texts", err);
 }
 
 static int grow_examples(Dataset *ds, Err *err) {
     if (ds->n < ds->cap) return 0;
-    int cap = ds->cap ? 2 * ds->cap : 1024;
-    Example *ex = err_realloc(err, ds->ex, (size_t)cap * sizeof *ex, "examples");
-    if (!ex) return -1;
-    ds->ex = ex;
-    size_t *a = err_realloc(err, ds->a_off, (size_t)cap * sizeof *a, "examples");
-    if (!a) return -1;
-    ds->a_off = a;
-    size_t *b = err_realloc(err, ds->b_off, (size_t)cap * sizeof *b, "examples");
-    if (!b) return -1;
-    ds->b_off = b;
-    ds->cap = cap;
+    size_t cap = grow_capacity((size_t)ds->cap, (size_t)ds->n + 1);
+    if (cap > INT32_MAX) return err_set(err, "%s: too many examples", ds->path);
+    if (RESIZE(ds->ex, cap, "examples", err) || RESIZE(ds->a_off, cap, "examples", err) ||
+        RESIZE(ds->b_off, cap, "examples", err))
+        return -1;
+    ds->cap = (int)cap;
     return 0;
 }
 
@@ -114,28 +98,28 @@ Dataset *dataset_new(const char *name, Err *err) {
 // from 0).
 static void point_texts(Dataset *ds, int from) {
     for (int i = from; i < ds->n; i++) {
-        ds->ex[i].text_a = ds->arena + ds->a_off[i];
-        ds->ex[i].text_b = ds->b_off[i] == SIZE_MAX ? NULL : ds->arena + ds->b_off[i];
+        ds->ex[i].text_a = ds->arena.data + ds->a_off[i];
+        ds->ex[i].text_b = ds->b_off[i] == SIZE_MAX ? NULL : ds->arena.data + ds->b_off[i];
     }
 }
 
 int dataset_add(Dataset *ds, const char *text_a, const char *text_b, int line, Err *err) {
     if (grow_examples(ds, err) != 0) return -1;
     int i = ds->n;
-    const char *arena = ds->arena;
+    const char *arena = ds->arena.data;
     ds->ex[i] = (Example){.label = -1, .target = NAN, .index = line, .line = line};
     ds->b_off[i] = SIZE_MAX;
     if (arena_add(ds, text_a, &ds->a_off[i], err) != 0 ||
         (text_b && arena_add(ds, text_b, &ds->b_off[i], err) != 0))
         return -1;
     ds->n++;
-    point_texts(ds, ds->arena == arena ? i : 0);
+    point_texts(ds, ds->arena.data == arena ? i : 0);
     return 0;
 }
 
 void dataset_clear(Dataset *ds) {
     ds->n = 0;
-    ds->alen = 0;
+    ds->arena.len = 0;
 }
 
 // snprintf at msg + *n that never runs past cap.

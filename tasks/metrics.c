@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/fileio.h"
 
 double metric_accuracy(const int *pred, const int *gold, int n) {
@@ -204,9 +205,9 @@ int task_score(const Task *task, const Dataset *ds, const float *outputs, TaskSc
     return rc;
 }
 
+// Text with a sticky failure, so a run of printfs needs one check.
 typedef struct {
-    char *buf;
-    size_t len, cap;
+    Buf buf;
     bool failed;
 } Text;
 
@@ -214,30 +215,10 @@ static void text_printf(Text *t, Err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void text_printf(Text *t, Err *err, const char *fmt, ...) {
     if (t->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = true;
-            err_set(err, "cannot format predictions");
-            return;
-        }
-        if (t->buf && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap : 1 << 16;
-        while (cap <= t->len + (size_t)n) cap *= 2;
-        char *p = err_realloc(err, t->buf, cap, "predictions text");
-        if (!p) {
-            t->failed = true;
-            return;
-        }
-        t->buf = p;
-        t->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    t->failed = buf_vprintf(&t->buf, "predictions text", err, fmt, ap) != 0;
+    va_end(ap);
 }
 
 int predictions_write(const char *path, const Task *task, const Dataset *ds,
@@ -269,8 +250,8 @@ int predictions_write(const char *path, const Task *task, const Dataset *ds,
         }
         text_printf(&t, err, "\n");
     }
-    int rc = t.failed ? -1 : file_write_atomic(path, t.buf, t.len, err);
-    free(t.buf);
+    int rc = t.failed ? -1 : file_write_atomic(path, t.buf.data, t.buf.len, err);
+    buf_free(&t.buf);
     free(probs);
     return rc;
 }

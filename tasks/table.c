@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/fileio.h"
+#include "util/utf8.h"
 
 struct Table {
     char *path;
@@ -14,11 +16,11 @@ struct Table {
     char sep;
     int line;  // physical line number of data[pos]
     // Field bytes of the current record, unescaped and NUL-terminated.
-    char *scratch;
-    size_t slen, scap;
+    Buf scratch;
     size_t *offsets;  // [fcap] field starts in scratch
     const char **fields;  // [fcap]
-    int nfields, fcap;
+    int nfields;
+    size_t fcap;
     char msg[96];
 };
 
@@ -69,7 +71,7 @@ void table_close(Table *t) {
     if (!t) return;
     free(t->path);
     free(t->data);
-    free(t->scratch);
+    buf_free(&t->scratch);
     free(t->offsets);
     free(t->fields);
     free(t);
@@ -78,32 +80,18 @@ void table_close(Table *t) {
 const char *table_path(const Table *t) { return t->path; }
 
 static int scratch_append(Table *t, const char *src, size_t n, Err *err) {
-    if (n == 0) return 0;
-    if (t->slen + n > t->scap) {
-        size_t cap = t->scap ? t->scap : 256;
-        while (cap < t->slen + n) cap *= 2;
-        char *p = err_realloc(err, t->scratch, cap, "table row buffer");
-        if (!p) return -1;
-        t->scratch = p;
-        t->scap = cap;
-    }
-    memcpy(t->scratch + t->slen, src, n);
-    t->slen += n;
-    return 0;
+    return buf_append(&t->scratch, src, n, "table row buffer", err);
 }
 
 static int field_begin(Table *t, Err *err) {
-    if (t->nfields == t->fcap) {
-        int cap = t->fcap ? 2 * t->fcap : 16;
-        size_t *o = err_realloc(err, t->offsets, (size_t)cap * sizeof *o, "table field offsets");
-        if (!o) return -1;
-        t->offsets = o;
-        const char **f = err_realloc(err, t->fields, (size_t)cap * sizeof *f, "table fields");
-        if (!f) return -1;
-        t->fields = f;
+    if ((size_t)t->nfields == t->fcap) {
+        size_t cap = grow_capacity(t->fcap, t->fcap + 1);
+        if (RESIZE(t->offsets, cap, "table fields", err) ||
+            RESIZE(t->fields, cap, "table fields", err))
+            return -1;
         t->fcap = cap;
     }
-    t->offsets[t->nfields++] = t->slen;
+    t->offsets[t->nfields++] = t->scratch.len;
     return 0;
 }
 
@@ -124,41 +112,13 @@ static void skip_line_end(Table *t) {
     }
 }
 
-size_t utf8_first_bad(const unsigned char *s, size_t n, bool *is_nul) {
-    size_t i = 0;
-    *is_nul = false;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c == 0) {
-            *is_nul = true;
-            return i;
-        }
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        int extra;
-        unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-        if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else {
-            return i;
-        }
-        if (i + (size_t)extra >= n) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (int k = 2; k <= extra; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
-        i += (size_t)extra + 1;
-    }
-    return n;
+// Offset of the first byte that is not part of valid UTF-8, or of a NUL
+// byte; n when the text is clean.  *is_nul tells which.
+size_t utf8_first_bad(const char *s, size_t n, bool *is_nul) {
+    size_t bad = utf8_invalid_at(s, n);
+    const char *nul = memchr(s, '\0', bad);
+    *is_nul = nul != NULL;
+    return nul ? (size_t)(nul - s) : bad;
 }
 
 // Reads one quoted CSV field starting at the opening quote.  Returns 0 with
@@ -205,7 +165,7 @@ int table_next(Table *t, TableRecord *rec, Err *err) {
     }
     size_t start = t->pos;
     rec->line = t->line;
-    t->slen = 0;
+    t->scratch.len = 0;
     t->nfields = 0;
     TableProblem problem = TABLE_OK;
     if (at_line_end(t)) {
@@ -243,14 +203,14 @@ int table_next(Table *t, TableRecord *rec, Err *err) {
         size_t end = t->pos;
         skip_line_end(t);
         bool is_nul;
-        size_t bad = utf8_first_bad((const unsigned char *)t->data + start, end - start, &is_nul);
+        size_t bad = utf8_first_bad(t->data + start, end - start, &is_nul);
         if (bad < end - start) {
             problem = TABLE_BAD_UTF8;
             snprintf(t->msg, sizeof t->msg, "%s at byte %zu of the row",
                      is_nul ? "NUL byte" : "invalid UTF-8", bad + 1);
         }
     }
-    for (int i = 0; i < t->nfields; i++) t->fields[i] = t->scratch + t->offsets[i];
+    for (int i = 0; i < t->nfields; i++) t->fields[i] = t->scratch.data + t->offsets[i];
     rec->nfields = t->nfields;
     rec->fields = t->fields;
     rec->problem = problem;

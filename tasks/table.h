@@ -53,6 +53,6 @@ int table_next(Table *t, TableRecord *rec, Err *err);
 // Offset of the first byte that is not part of valid UTF-8 (strict: no
 // overlong forms, no surrogates, nothing above U+10FFFF), or of a NUL byte;
 // n when the text is clean.  *is_nul tells which.
-size_t utf8_first_bad(const unsigned char *s, size_t n, bool *is_nul);
+size_t utf8_first_bad(const char *s, size_t n, bool *is_nul);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "tasks/table.h"
 #include "tasks/task_impl.h"
+#include "util/buf.h"
 #include "util/fileio.h"
 
 // One split file of a GLUE task, laid out as in the official GLUE
@@ -306,7 +307,7 @@ static int parse_column(const char *spec, bool header, const char *what, ColumnR
 }
 
 // Adds `s` to the sorted, distinct list labels[*n] (capacity *cap).
-static int insert_sorted(char ***labels, int *n, int *cap, const char *s, Err *err) {
+static int insert_sorted(char ***labels, int *n, size_t *cap, const char *s, Err *err) {
     int lo = 0, hi = *n;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -317,13 +318,7 @@ static int insert_sorted(char ***labels, int *n, int *cap, const char *s, Err *e
         else
             hi = mid;
     }
-    if (*n == *cap) {
-        int grown = *cap ? 2 * *cap : 8;
-        char **p = err_realloc(err, *labels, (size_t)grown * sizeof(char *), "labels");
-        if (!p) return -1;
-        *labels = p;
-        *cap = grown;
-    }
+    if (GROW(*labels, *cap, (size_t)*n + 1, "labels", err) != 0) return -1;
     char *copy = dup_or_err(s, err);
     if (!copy) return -1;
     memmove(*labels + lo + 1, *labels + lo, (size_t)(*n - lo) * sizeof(char *));
@@ -338,7 +333,8 @@ static int scan_train_labels(const Task *task, const TaskSplit *sp, char ***out,
                              Err *err) {
     *out = NULL;
     *num = 0;
-    int cap = 0, ncols = 0, col = sp->label.index, r;
+    size_t cap = 0;
+    int ncols = 0, col = sp->label.index, r;
     char broken_msg[128] = "";
     Table *t = table_open(sp->path, task->sep, err);
     if (!t) return -1;

@@ -24,11 +24,20 @@ static Bert *load_model(const char *dir, int max_batch, int max_seq) {
     return m;
 }
 
-// Copies one golden tensor into the model's parameter buffer by HF name.
+// The encoder's tensor-name prefix of the checkpoint's family.
+static const char *family_prefix(const char *dir) {
+    Err err;
+    HfConfig cfg;
+    if (hf_config_load(dir, &cfg, &err) != 0) ck_abort_msg("%s", err.msg);
+    return cfg.family->tensor_prefix;
+}
+
+// Copies one golden head tensor (classifier.*: never prefixed) into the
+// model's parameter buffer by HF name.
 static void set_param(Bert *m, const StFile *golden, const char *name) {
     HfTensorRef *refs;
     Err err;
-    int n = hf_tensor_refs(m, 1, &refs, &err);
+    int n = hf_tensor_refs(m, "", &refs, &err);
     ck_assert_int_gt(n, 0);
     size_t numel;
     float *values = golden_f32(golden, name, &numel);
@@ -275,10 +284,10 @@ enum { GRAD_CASES = sizeof grad_cases / sizeof grad_cases[0] };
 // token through the last layer.  Both must give autograd's gradients.
 // Every parameter's gradient against the golden's "grad.<HF name>", to
 // 1e-4 relative (1e-6 absolute for tiny values).
-static void assert_grads_match(Bert *m, const StFile *f, const char *label) {
+static void assert_grads_match(Bert *m, const char *prefix, const StFile *f, const char *label) {
     HfTensorRef *refs;
     Err err;
-    int n = hf_tensor_refs(m, 1, &refs, &err);
+    int n = hf_tensor_refs(m, prefix, &refs, &err);
     ck_assert_int_gt(n, 0);
     for (int i = 0; i < n; i++) {
         char name[200], what[400];
@@ -319,7 +328,7 @@ START_TEST(gradients_match_autograd) {
 
     char label[128];
     snprintf(label, sizeof label, "%s%s", gc->file, _i % 2 ? " (all tokens)" : "");
-    assert_grads_match(m, f, label);
+    assert_grads_match(m, family_prefix(dir), f, label);
     free(labels);
     free(targets);
     free(want_loss);
@@ -369,7 +378,7 @@ START_TEST(xlmr_tokens_and_gradients) {
     assert_allclose("xlmr loss", &loss, want_loss, 1, 1e-6, 1e-4);
     bert_zero_grads(m);
     ck_assert_int_eq(bert_backward(m, &err), 0);
-    assert_grads_match(m, f, "xlmr");
+    assert_grads_match(m, family_prefix(TEST_GOLDEN_DIR "/tiny_xlmr"), f, "xlmr");
     free(want_loss);
     free(want_logits);
     free(lengths);
@@ -421,23 +430,6 @@ START_TEST(backward_needs_loss_after_forward) {
     st_close(f);
 }
 END_TEST
-
-// Bridge for the double-precision suite (tests/test_model_f64.c): the
-// tiny checkpoint's parameters, loaded by the float engine, as doubles in
-// the shared layout, plus the HF name table.
-int test_tiny_params(const char *dir, double **params, size_t *count, HfTensorRef **refs) {
-    Bert *m = load_model(dir, 1, 8);
-    Err err;
-    size_t n;
-    const float *p = bert_params(m, &n);
-    *params = malloc(sizeof(double) * n);
-    ck_assert_ptr_nonnull(*params);
-    for (size_t i = 0; i < n; i++) (*params)[i] = p[i];
-    *count = n;
-    int nrefs = hf_tensor_refs(m, 1, refs, &err);
-    bert_free(m);
-    return nrefs;
-}
 
 Suite *model_suite(void) {
     Suite *s = suite_create("model");

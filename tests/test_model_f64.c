@@ -15,9 +15,6 @@
 
 #define TINY_DIR TEST_GOLDEN_DIR "/tiny_bert"
 
-// From tests/test_model.c (float build): tiny_bert's parameters as doubles.
-int test_tiny_params(const char *dir, double **params, size_t *count, HfTensorRef **refs);
-
 static Bert *tiny_model(const char *dir, int B, int T, AttnMap map, HfTensorRef **refs,
                         int *nrefs) {
     Err err;

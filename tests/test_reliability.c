@@ -191,7 +191,8 @@ START_TEST(checkpoint_refuses_nonfinite) {
     char *tmp = test_tmpdir(), dir[512], dir_tmp[600];
     snprintf(dir, sizeof dir, "%s/last", tmp);
     snprintf(dir_tmp, sizeof dir_tmp, "%s.tmp", dir);
-    CheckpointContents c = {.source_dir = TINY, .moments = {moments, moments + n}, .num_moments = n,
+    CheckpointContents c = {.source_dir = TINY, .family = cfg.family,
+                            .moments = {moments, moments + n}, .num_moments = n,
                             .state_json = "{}"};
     ck_assert_msg(ckpt_save(dir, m, &c, &err) != 0, "non-finite checkpoint written");
     const char *want = _i == 0 ? "bert.encoder.layer.0.output.dense.weight" : "adamw.v";

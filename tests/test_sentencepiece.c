@@ -22,13 +22,14 @@
 #include "tests/testutil.h"
 #include "tokenizer/engines.h"
 #include "tokenizer/spm.h"
+#include "util/buf.h"
 #include "util/fileio.h"
 
 #define XLMR_DIR TEST_GOLDEN_DIR "/tok_xlmr_tiny"
 #define XLMR_MODEL XLMR_DIR "/sentencepiece.bpe.model"
 #define XLMR_GOLDEN TEST_GOLDEN_DIR "/sentencepiece_xlmr.json"
 #define CORPUS TEST_GOLDEN_DIR "/spm_corpus_multilingual.txt"
-#define GLUE_DIR "../shared/data/glue"
+#define GLUE_DIR "data/glue"  // scripts/fetch_glue.sh (make data)
 #define MAX_IDS 4096
 
 // ------------------------------------------------------------- helpers
@@ -71,15 +72,13 @@ static void run_tool(char *const argv[], const char *out_path, const char *log_p
 // A growing list of owned strings.
 typedef struct {
     char **items;  // [n]
-    int n, cap;
+    int n;
+    size_t cap;
 } Strings;
 
 static void strings_add(Strings *s, const char *text, size_t len) {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 64;
-        s->items = realloc(s->items, (size_t)s->cap * sizeof *s->items);
-        ck_assert_ptr_nonnull(s->items);
-    }
+    Err err;
+    if (GROW(s->items, s->cap, (size_t)s->n + 1, "strings", &err) != 0) ck_abort_msg("%s", err.msg);
     s->items[s->n] = strndup(text, len);
     ck_assert_ptr_nonnull(s->items[s->n]);
     s->n++;
@@ -191,7 +190,7 @@ static void write_corpus(const char *path) {
     for (int t = 0; t < 4; t++) {
         char glue[256];
         snprintf(glue, sizeof glue, GLUE_DIR "/%s/dev.tsv", tasks[t]);
-        ck_assert_msg(file_exists(glue), "%s missing: GLUE data is expected at " GLUE_DIR, glue);
+        ck_assert_msg(file_exists(glue), "%s missing: run `make data`", glue);
         add_lines(&lines, glue, 300);
     }
     write_lines(path, &lines);

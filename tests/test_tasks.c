@@ -21,15 +21,11 @@
 
 #define MINI_GLUE TEST_GOLDEN_DIR "/glue_mini"
 
-// The real GLUE data: $GLUE_DIR, else data/glue (make data), else the
-// shared copy on the development machines.
+// The real GLUE data, in the project's data/glue (scripts/fetch_glue.sh,
+// run by `make data`).
 static const char *glue_dir(void) {
-    const char *env = getenv("GLUE_DIR");
-    if (env && *env) return env;
-    if (dir_exists("data/glue/SST-2")) return "data/glue";
-    if (dir_exists("/work/shared/data/glue/SST-2")) return "/work/shared/data/glue";
-    ck_abort_msg("GLUE data not found: set GLUE_DIR or run `make data`");
-    return NULL;
+    if (!dir_exists("data/glue/SST-2")) ck_abort_msg("data/glue/SST-2 not found: run `make data`");
+    return "data/glue";
 }
 
 static cJSON *load_json(const char *path) {

@@ -39,7 +39,7 @@ static Tiny tiny_load(int max_batch, int max_seq) {
     t.model = hf_load_model(TINY, &cfg, 0, max_batch, max_seq, 1, NULL, &err);
     if (!t.model) ck_abort_msg("%s", err.msg);
     if (bert_enable_grads(t.model, &err) != 0) ck_abort_msg("%s", err.msg);
-    t.nrefs = hf_tensor_refs(t.model, 1, &t.refs, &err);
+    t.nrefs = hf_tensor_refs(t.model, cfg.family->tensor_prefix, &t.refs, &err);
     if (t.nrefs < 0) ck_abort_msg("%s", err.msg);
     // The golden tensors must cover every float of the buffers exactly once.
     size_t covered = 0, count;

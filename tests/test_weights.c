@@ -11,6 +11,7 @@
 
 #include "model/bert.h"
 #include "tests/testutil.h"
+#include "tokenizer/tokenizer.h"
 #include "util/fileio.h"
 #include "weights/hf_model.h"
 #include "weights/safetensors.h"
@@ -193,6 +194,53 @@ START_TEST(missing_pooler_and_head) {
 }
 END_TEST
 
+// Model families: a model_type without a row is refused with the table's
+// list; each checkpoint's family names the tensor prefix transformers wrote
+// (the tensors in its model.safetensors) and the tokenizer engine whose
+// files it ships; the other engine is refused with what it expects.
+START_TEST(model_families) {
+    char *dir = test_tmpdir();
+    const char *roberta = "{\"model_type\": \"roberta\"}";
+    test_write_file(dir, "config.json", roberta, strlen(roberta));
+    Err err;
+    HfConfig cfg;
+    ck_assert_int_eq(hf_config_load(dir, &cfg, &err), -1);
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "model_type \"roberta\" is not supported (\"bert\", \"xlm-roberta\")"));
+    test_tmpdir_remove(dir);
+
+    static const struct {
+        const char *dir, *first_tensor;
+        TokenizerKind tokenizer, other;
+        const char *other_error;
+    } cases[] = {
+        {TINY, "bert.embeddings.word_embeddings.weight", TOK_WORDPIECE, TOK_SENTENCEPIECE,
+         "no SentencePiece tokenizer (expected a SentencePiece *.model file)"},
+        {TEST_GOLDEN_DIR "/tiny_xlmr", "roberta.embeddings.word_embeddings.weight",
+         TOK_SENTENCEPIECE, TOK_WORDPIECE,
+         "no WordPiece tokenizer (expected vocab.txt or a WordPiece tokenizer.json)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (hf_config_load(cases[i].dir, &cfg, &err) != 0) ck_abort_msg("%s", err.msg);
+        char path[512], name[200];
+        snprintf(path, sizeof path, "%s/model.safetensors", cases[i].dir);
+        snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight",
+                 cfg.family->tensor_prefix);
+        ck_assert_str_eq(name, cases[i].first_tensor);
+        StFile *f = golden_open(path);
+        ck_assert_ptr_nonnull(st_find(f, name));
+        st_close(f);
+        ck_assert_int_eq(cfg.family->tokenizer, cases[i].tokenizer);
+        Tokenizer *tok = tok_load_kind(cases[i].dir, cfg.family->tokenizer, &err);
+        if (!tok) ck_abort_msg("%s", err.msg);
+        ck_assert_int_eq(tok_kind(tok), cases[i].tokenizer);
+        tok_free(tok);
+        ck_assert_ptr_null(tok_load_kind(cases[i].dir, cases[i].other, &err));
+        ck_assert_ptr_nonnull(strstr(err.msg, cases[i].other_error));
+    }
+}
+END_TEST
+
 Suite *weights_suite(void) {
     Suite *s = suite_create("weights");
     TCase *tc = tcase_create("layouts");
@@ -201,6 +249,7 @@ Suite *weights_suite(void) {
     tcase_add_test(tc, sharded_checkpoint);
     tcase_add_test(tc, f16_checkpoint);
     tcase_add_test(tc, missing_pooler_and_head);
+    tcase_add_test(tc, model_families);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -129,3 +129,21 @@ char *test_tiny_with_value(const char *tensor, float value) {
     st_close(src);
     return dir;
 }
+
+int test_tiny_params(const char *dir, double **params, size_t *count, HfTensorRef **refs) {
+    Err err;
+    HfConfig cfg;
+    if (hf_config_load(dir, &cfg, &err) != 0) ck_abort_msg("%s", err.msg);
+    Bert *m = hf_load_model(dir, &cfg, 0, 1, 8, 1, NULL, &err);
+    if (!m) ck_abort_msg("%s", err.msg);
+    size_t n;
+    const float *p = bert_params(m, &n);
+    *params = malloc(sizeof(double) * n);
+    ck_assert_ptr_nonnull(*params);
+    for (size_t i = 0; i < n; i++) (*params)[i] = p[i];
+    *count = n;
+    int nrefs = hf_tensor_refs(m, cfg.family->tensor_prefix, refs, &err);
+    if (nrefs < 0) ck_abort_msg("%s", err.msg);
+    bert_free(m);
+    return nrefs;
+}

@@ -5,6 +5,8 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "weights/hf_model.h"
+
 #define TEST_MODEL_DIR "models/all-MiniLM-L6-v2"
 #define TEST_GOLDEN_DIR "tests/golden"
 
@@ -37,5 +39,11 @@ float *golden_f32(const StFile *file, const char *name, size_t *numel);
 int *golden_i32(const StFile *file, const char *name, size_t *numel);
 // An F64 golden tensor, unconverted.
 double *golden_f64(const StFile *file, const char *name, size_t *numel);
+
+// Bridge for the double-precision suites (tests/*_f64.c): DIR's parameters,
+// loaded by the float engine, as doubles in the shared layout (*params,
+// *count; caller frees), and the HF name table (*refs, with the family's
+// prefix; caller frees).  Returns the table's length.
+int test_tiny_params(const char *dir, double **params, size_t *count, HfTensorRef **refs);
 
 #endif

@@ -41,7 +41,11 @@
 
 #include "tokenizer/engines.h"
 #include "tokenizer/spm.h"
+#include "tokenizer/unicode.h"
+#include "util/buf.h"
 #include "util/fileio.h"
+#include "util/strmap.h"
+#include "util/utf8.h"
 
 #define SP_PATH_MAX 4096
 
@@ -66,68 +70,12 @@ struct SpEngine {
     double *score;            // [n_ids] log-probabilities; 0 for the specials
     int max_piece_len;        // bytes
     double unk_score;
-    int *table;               // [table_size] open addressing: piece text -> id + 1 (0: empty)
-    size_t table_size;        // power of two
+    StrMap *vocab;            // piece text -> id
     uint32_t *charsmap_trie;  // [charsmap_units] darts-clone double array
     size_t charsmap_units;
     char *charsmap_text;      // [charsmap_text_len] NUL-separated replacement strings
     size_t charsmap_text_len;
 };
-
-// ---------------------------------------------------------------- UTF-8
-
-// Decodes one well-formed UTF-8 sequence (no overlongs, surrogates or code
-// points past U+10FFFF) from s[n]; returns its length, or 0 if malformed.
-static int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-    if (n == 0) return 0;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    int len;
-    uint32_t min, c;
-    if ((s[0] & 0xE0) == 0xC0) len = 2, min = 0x80, c = s[0] & 0x1F;
-    else if ((s[0] & 0xF0) == 0xE0) len = 3, min = 0x800, c = s[0] & 0x0F;
-    else if ((s[0] & 0xF8) == 0xF0) len = 4, min = 0x10000, c = s[0] & 0x07;
-    else return 0;
-    if (n < (size_t)len) return 0;
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-    *cp = c;
-    return len;
-}
-
-// Unicode White_Space: what Rust's char::is_whitespace (and so tokenizers'
-// WhitespaceSplit) splits words at.
-static bool is_white_space(uint32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
-}
-
-// Growable byte buffer.
-typedef struct {
-    char *data;
-    size_t len, cap;
-} Buf;
-
-static int buf_append(Buf *b, const char *s, size_t n, Err *err) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = err_realloc(err, b->data, cap, "tokenizer buffer");
-        if (!p) return -1;
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
 
 // ------------------------------------------------------- model directory
 
@@ -156,20 +104,6 @@ const char *sp_engine_model_file(const char *model_dir, char *buf, int cap) {
     if (!best[0]) return NULL;
     int n = snprintf(buf, (size_t)cap, "%s/%s", model_dir, best);
     return n > 0 && n < cap ? buf : NULL;
-}
-
-// Parses dir/name into *out; a missing file is not an error (*out = NULL).
-static int read_json(const char *dir, const char *name, cJSON **out, Err *err) {
-    *out = NULL;
-    char path[SP_PATH_MAX];
-    if (path_join(path, sizeof path, dir, name, err) != 0) return -1;
-    if (!file_exists(path)) return 0;
-    char *text;
-    if (file_read_all(path, &text, NULL, err) != 0) return -1;
-    *out = cJSON_Parse(text);
-    free(text);
-    if (!*out) return err_set(err, "%s: not valid JSON", path);
-    return 0;
 }
 
 static const char *json_string(const cJSON *obj, const char *key) {
@@ -420,19 +354,19 @@ static size_t charsmap_match(const SpEngine *sp, const char *s, size_t n, const 
 // Appends the normalized form of s[n] to out.
 static int normalize(const SpEngine *sp, const char *s, size_t n, Buf *out, Err *err) {
     out->len = 0;
-    if (buf_append(out, "", 0, err) != 0) return -1;
+    if (buf_append(out, "", 0, "tokenizer buffer", err) != 0) return -1;
     for (size_t i = 0; i < n;) {
         const char *rep;
         size_t m = charsmap_match(sp, s + i, n - i, &rep);
         uint32_t c;
         if (m > 0) {
-            if (buf_append(out, rep, strlen(rep), err) != 0) return -1;
+            if (buf_append(out, rep, strlen(rep), "tokenizer buffer", err) != 0) return -1;
             i += m;
         } else {
-            m = (size_t)utf8_decode((const unsigned char *)s + i, n - i, &c);
+            m = (size_t)utf8_decode(s + i, n - i, &c);
             if (m == 0)
                 return err_set(err, "%s: charsmap rule ends inside a character", sp->model_path);
-            if (buf_append(out, s + i, m, err) != 0) return -1;
+            if (buf_append(out, s + i, m, "tokenizer buffer", err) != 0) return -1;
             i += m;
         }
     }
@@ -441,30 +375,9 @@ static int normalize(const SpEngine *sp, const char *s, size_t n, Buf *out, Err 
 
 // ----------------------------------------------------------- vocabulary
 
-#define FNV_BASIS 1469598103934665603ull
-#define FNV_PRIME 1099511628211ull
-
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = FNV_BASIS;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
-    return h;
-}
-
-// Slot of piece s[n] (hash h) in the table: where it is, or the empty slot
-// it would take.
-static size_t table_slot(const SpEngine *sp, const char *s, size_t n, uint64_t h) {
-    size_t i = h & (sp->table_size - 1);
-    while (sp->table[i]) {
-        int id = sp->table[i] - 1;
-        if ((size_t)sp->piece_len[id] == n && memcmp(sp->piece[id], s, n) == 0) break;
-        i = (i + 1) & (sp->table_size - 1);
-    }
-    return i;
-}
-
 // Id of the piece s[n] (hash h), or -1.
 static int lookup(const SpEngine *sp, const char *s, size_t n, uint64_t h) {
-    return sp->table[table_slot(sp, s, n, h)] - 1;
+    return strmap_find_hashed(sp->vocab, h, "", 0, s, n);
 }
 
 // Builds Hugging Face's vocabulary from the spm pieces and scores[n_pieces]:
@@ -476,10 +389,9 @@ static int build_vocab(SpEngine *sp, const float *scores, int n_pieces, Err *err
     sp->piece = err_calloc(err, (size_t)sp->n_ids, sizeof *sp->piece, "vocabulary");
     sp->piece_len = err_calloc(err, (size_t)sp->n_ids, sizeof *sp->piece_len, "vocabulary");
     sp->score = err_calloc(err, (size_t)sp->n_ids, sizeof *sp->score, "vocabulary");
-    sp->table_size = 16;
-    while (sp->table_size < 2 * (size_t)sp->n_ids) sp->table_size *= 2;
-    sp->table = err_calloc(err, sp->table_size, sizeof *sp->table, "vocabulary table");
-    if (!sp->piece || !sp->piece_len || !sp->score || !sp->table) return -1;
+    if (!sp->piece || !sp->piece_len || !sp->score) return -1;
+    sp->vocab = strmap_new((size_t)sp->n_ids, err);
+    if (!sp->vocab) return -1;
     double min_score = 0.0;
     for (int id = 0; id < sp->n_ids; id++) {
         if (id < 4 || id == sp->mask_id) {
@@ -492,8 +404,7 @@ static int build_vocab(SpEngine *sp, const float *scores, int n_pieces, Err *err
         if (sp->piece_len[id] > sp->max_piece_len) sp->max_piece_len = sp->piece_len[id];
         if (sp->score[id] < min_score) min_score = sp->score[id];
         // Like tokenizers' HashMap, a repeated piece text keeps its last id.
-        size_t len = (size_t)sp->piece_len[id];
-        sp->table[table_slot(sp, sp->piece[id], len, hash_bytes(sp->piece[id], len))] = id + 1;
+        if (strmap_put(sp->vocab, sp->piece[id], (size_t)sp->piece_len[id], id, err) != 0) return -1;
     }
     sp->unk_score = min_score - UNK_PENALTY;
     return 0;
@@ -501,7 +412,7 @@ static int build_vocab(SpEngine *sp, const float *scores, int n_pieces, Err *err
 
 // ------------------------------------------------------------- the engine
 
-SpEngine *sp_engine_load(const char *model_dir, Err *err) {
+void *sp_engine_load(const char *model_dir, Err *err) {
     char model_path[SP_PATH_MAX];
     if (!sp_engine_model_file(model_dir, model_path, sizeof model_path)) {
         err_set(err, "%s: no SentencePiece *.model file", model_dir);
@@ -511,9 +422,9 @@ SpEngine *sp_engine_load(const char *model_dir, Err *err) {
     SpEngine *sp = NULL, *result = NULL;
     char *data = NULL;
     float *scores = NULL;
-    if (read_json(model_dir, "tokenizer_config.json", &tok_cfg, err) != 0 ||
-        read_json(model_dir, "config.json", &cfg, err) != 0 ||
-        read_json(model_dir, "special_tokens_map.json", &special_map, err) != 0 ||
+    if (json_read_optional(model_dir, "tokenizer_config.json", &tok_cfg, err) != 0 ||
+        json_read_optional(model_dir, "config.json", &cfg, err) != 0 ||
+        json_read_optional(model_dir, "special_tokens_map.json", &special_map, err) != 0 ||
         check_family(model_dir, tok_cfg, cfg, err) != 0)
         goto fail;
     const char *base = strrchr(model_path, '/') + 1;
@@ -552,26 +463,27 @@ fail:
     return result;
 }
 
-void sp_engine_free(SpEngine *sp) {
+void sp_engine_free(void *engine) {
+    SpEngine *sp = engine;
     if (!sp) return;
     spm_free(sp->spm);
     free(sp->piece);
     free(sp->piece_len);
     free(sp->score);
-    free(sp->table);
+    strmap_free(sp->vocab);
     free(sp->charsmap_trie);
     free(sp->charsmap_text);
     free(sp);
 }
 
-int sp_engine_vocab_size(const SpEngine *sp) { return sp->n_ids; }
+int sp_engine_vocab_size(const void *engine) { return ((const SpEngine *)engine)->n_ids; }
 
-const char *sp_engine_id_to_piece(const SpEngine *sp, int id) {
+const char *sp_engine_id_to_piece(const void *engine, int id) {
+    const SpEngine *sp = engine;
     return id >= 0 && id < sp->n_ids ? sp->piece[id] : NULL;
 }
 
-SpecialTokens sp_engine_specials(const SpEngine *sp) {
-    (void)sp;
+SpecialTokens sp_engine_specials(const void *engine) {
     return (SpecialTokens){.cls_id = XLMR_BOS, .sep_id = XLMR_EOS, .pad_id = XLMR_PAD,
                            .unk_id = XLMR_UNK, .pair_separators = 2, .second_type_id = 0};
 }
@@ -607,29 +519,23 @@ static int encode_word(const SpEngine *sp, const char *w, size_t n, Lattice *lat
     if (n >= INT32_MAX) return err_set(err, "word of %zu bytes is too long", n);
     if (n + 1 > lat->cap) {
         size_t cap = n + 1;
-        double *best = err_realloc(err, lat->best, cap * sizeof *best, "lattice");
-        if (!best) return -1;
-        lat->best = best;
-        int *from = err_realloc(err, lat->from, cap * sizeof *from, "lattice");
-        if (!from) return -1;
-        lat->from = from;
-        int *id = err_realloc(err, lat->id, cap * sizeof *id, "lattice");
-        if (!id) return -1;
-        lat->id = id;
+        if (RESIZE(lat->best, cap, "lattice", err) || RESIZE(lat->from, cap, "lattice", err) ||
+            RESIZE(lat->id, cap, "lattice", err))
+            return -1;
         lat->cap = cap;
     }
     for (size_t i = 0; i <= n; i++) lat->best[i] = 0.0, lat->from[i] = -1;
     for (size_t start = 0; start < n;) {
         uint32_t c;
-        size_t char_len = (size_t)utf8_decode((const unsigned char *)w + start, n - start, &c);
+        size_t char_len = (size_t)utf8_decode(w + start, n - start, &c);
         if (char_len == 0)
             return err_set(err, "%s: charsmap produced invalid UTF-8", sp->model_path);
         bool single = false;
         size_t max_len = (size_t)sp->max_piece_len;
         if (max_len > n - start) max_len = n - start;
-        uint64_t h = FNV_BASIS;
+        uint64_t h = STRMAP_SEED;
         for (size_t len = 1; len <= max_len; len++) {
-            h = (h ^ (unsigned char)w[start + len - 1]) * FNV_PRIME;
+            h = strmap_hash(h, w + start + len - 1, 1);
             int id = lookup(sp, w + start, len, h);
             if (id < 0) continue;
             double s = sp->score[id] + lat->best[start];
@@ -662,7 +568,7 @@ static int encode_word(const SpEngine *sp, const char *w, size_t n, Lattice *lat
             while (lat->from[stop] > 0 && lat->id[lat->from[stop]] == XLMR_UNK)
                 stop = lat->from[stop];
             size_t span = (size_t)(stop - start);
-            int fused = lookup(sp, w + start, span, hash_bytes(w + start, span));
+            int fused = strmap_find(sp->vocab, w + start, span);
             id = fused >= 0 ? fused : XLMR_UNK;
         }
         if (sink_push(out, id, err) != 0) return -1;
@@ -681,25 +587,25 @@ static int encode_chunk(const SpEngine *sp, const char *s, size_t n, Buf *norm, 
     for (size_t i = 0; i < len;) {
         // WhitespaceSplit: the next maximal run of non-White_Space chars.
         uint32_t c;
-        size_t k = (size_t)utf8_decode((const unsigned char *)t + i, len - i, &c);
+        size_t k = (size_t)utf8_decode(t + i, len - i, &c);
         if (k == 0) return err_set(err, "%s: charsmap produced invalid UTF-8", sp->model_path);
-        if (is_white_space(c)) {
+        if (uni_is_white_space(c)) {
             i += k;
             continue;
         }
         size_t begin = i;
         while (i < len) {
-            k = (size_t)utf8_decode((const unsigned char *)t + i, len - i, &c);
+            k = (size_t)utf8_decode(t + i, len - i, &c);
             if (k == 0) return err_set(err, "%s: charsmap produced invalid UTF-8", sp->model_path);
-            if (is_white_space(c)) break;
+            if (uni_is_white_space(c)) break;
             i += k;
         }
         // Metaspace: prepend "▁" unless present, then split before each "▁".
         word->len = 0;
         if ((i - begin < META_LEN || memcmp(t + begin, META, META_LEN) != 0) &&
-            buf_append(word, META, META_LEN, err) != 0)
+            buf_append(word, META, META_LEN, "tokenizer buffer", err) != 0)
             return -1;
-        if (buf_append(word, t + begin, i - begin, err) != 0) return -1;
+        if (buf_append(word, t + begin, i - begin, "tokenizer buffer", err) != 0) return -1;
         for (size_t p = 0; p < word->len;) {
             size_t q = p + META_LEN;
             while (q + META_LEN <= word->len && memcmp(word->data + q, META, META_LEN) != 0) q++;
@@ -730,14 +636,15 @@ static size_t find_special(const char *s, size_t n, int *which) {
 }
 
 // ids [cap]
-int sp_engine_tokenize(const SpEngine *sp, const char *text, int *ids, int cap, Err *err) {
+int sp_engine_tokenize(const void *engine, const char *text, int *ids, int cap, Err *err) {
+    const SpEngine *sp = engine;
     if (!text) return err_set(err, "%s: tokenize: text is NULL", sp->model_path);
     if (cap < 0 || (cap > 0 && !ids))
         return err_set(err, "%s: tokenize: bad output buffer (cap %d)", sp->model_path, cap);
     size_t len = strlen(text);
     for (size_t i = 0; i < len;) {
         uint32_t c;
-        int k = utf8_decode((const unsigned char *)text + i, len - i, &c);
+        int k = utf8_decode(text + i, len - i, &c);
         if (k == 0) return err_set(err, "invalid UTF-8 in text at byte %zu", i);
         i += (size_t)k;
     }
@@ -753,10 +660,24 @@ int sp_engine_tokenize(const SpEngine *sp, const char *text, int *ids, int cap, 
         rc = sink_push(&out, which == XLMR_N_SPECIAL - 1 ? sp->mask_id : which, err);
         i = at + strlen(XLMR_SPECIAL_TEXT[which]);
     }
-    free(norm.data);
-    free(word.data);
+    buf_free(&norm);
+    buf_free(&word);
     free(lat.best);
     free(lat.from);
     free(lat.id);
     return rc == 0 ? out.count : -1;
 }
+
+// ------------------------------------------------------------- engine row
+
+static int sp_present(const char *dir, bool *yes, Err *err) {
+    char path[SP_PATH_MAX];
+    *yes = sp_engine_model_file(dir, path, sizeof path) != NULL;
+    return 0;
+}
+
+const TokEngine SENTENCEPIECE_ENGINE = {
+    TOK_SENTENCEPIECE, "SentencePiece", "a SentencePiece *.model file", sp_present,
+    sp_engine_load, sp_engine_free, sp_engine_tokenize, sp_engine_vocab_size,
+    sp_engine_id_to_piece, sp_engine_specials,
+};

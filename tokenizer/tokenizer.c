@@ -1,90 +1,86 @@
-// Public tokenizer: picks the engine from the model directory's files and
-// frames the engine's ids with the model's special tokens, truncating
+// Public tokenizer: picks an engine row (the one asked for, or the first
+// whose files the model directory holds) and frames the engine's ids with the model's special tokens, truncating
 // pairs as Hugging Face tokenizers' "longest_first" does.
 #include "tokenizer/tokenizer.h"
 
-#include <cJSON.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tokenizer/engines.h"
 #include "util/fileio.h"
 
-#define TOK_PATH_MAX 4096
+// The engines by kind; tok_load tries them in this order.
+static const TokEngine *const ENGINES[] = {
+    [TOK_WORDPIECE] = &WORDPIECE_ENGINE,
+    [TOK_SENTENCEPIECE] = &SENTENCEPIECE_ENGINE,
+};
+enum { N_ENGINES = sizeof ENGINES / sizeof ENGINES[0] };
 
 struct Tokenizer {
-    TokenizerKind kind;
-    WordPiece *wp;
-    SpEngine *sp;
+    const TokEngine *engine;
+    void *state;  // the engine's
     SpecialTokens specials;
 };
 
-// True when dir/tokenizer.json exists and its model is WordPiece.
-static int has_wordpiece_json(const char *dir, bool *yes, Err *err) {
-    char path[TOK_PATH_MAX];
-    *yes = false;
-    if (path_join(path, sizeof path, dir, "tokenizer.json", err)) return -1;
-    if (!file_exists(path)) return 0;
-    char *data;
-    size_t len;
-    if (file_read_all(path, &data, &len, err)) return -1;
-    cJSON *root = cJSON_ParseWithLength(data, len);
-    free(data);
-    if (!root) return err_set(err, "%s: invalid JSON", path);
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(model, "type"));
-    *yes = type && strcmp(type, "WordPiece") == 0;
-    cJSON_Delete(root);
-    return 0;
-}
-
-Tokenizer *tok_load(const char *model_dir, Err *err) {
-    if (!dir_exists(model_dir)) {
-        err_set(err, "%s: tokenizer directory does not exist", model_dir);
-        return NULL;
-    }
-    char path[TOK_PATH_MAX];
-    bool wordpiece_json;
-    if (path_join(path, sizeof path, model_dir, "vocab.txt", err) ||
-        has_wordpiece_json(model_dir, &wordpiece_json, err))
-        return NULL;
+static Tokenizer *load_engine(const TokEngine *engine, const char *model_dir, Err *err) {
     Tokenizer *tok = err_calloc(err, 1, sizeof *tok, "Tokenizer");
     if (!tok) return NULL;
-    char model_file[TOK_PATH_MAX];
-    if (file_exists(path) || wordpiece_json) {
-        tok->kind = TOK_WORDPIECE;
-        tok->wp = wordpiece_load(model_dir, err);
-        if (tok->wp) tok->specials = wordpiece_specials(tok->wp);
-    } else if (sp_engine_model_file(model_dir, model_file, sizeof model_file)) {
-        tok->kind = TOK_SENTENCEPIECE;
-        tok->sp = sp_engine_load(model_dir, err);
-        if (tok->sp) tok->specials = sp_engine_specials(tok->sp);
-    } else {
-        err_set(err,
-                "%s: no tokenizer found (expected vocab.txt, a WordPiece tokenizer.json or a "
-                "SentencePiece *.model file)",
-                model_dir);
-    }
-    if (!tok->wp && !tok->sp) {
+    tok->engine = engine;
+    tok->state = engine->load(model_dir, err);
+    if (!tok->state) {
         free(tok);
         return NULL;
     }
+    tok->specials = engine->specials(tok->state);
     return tok;
+}
+
+static int check_dir(const char *model_dir, Err *err) {
+    if (dir_exists(model_dir)) return 0;
+    return err_set(err, "%s: tokenizer directory does not exist", model_dir);
+}
+
+Tokenizer *tok_load(const char *model_dir, Err *err) {
+    if (check_dir(model_dir, err) != 0) return NULL;
+    char expected[512] = "";
+    for (int i = 0; i < N_ENGINES; i++) {
+        bool present;
+        if (ENGINES[i]->present(model_dir, &present, err) != 0) return NULL;
+        if (present) return load_engine(ENGINES[i], model_dir, err);
+        size_t n = strlen(expected);
+        snprintf(expected + n, sizeof expected - n, "%s%s", i ? ", or " : "", ENGINES[i]->files);
+    }
+    err_set(err, "%s: no tokenizer found (expected %s)", model_dir, expected);
+    return NULL;
+}
+
+Tokenizer *tok_load_kind(const char *model_dir, TokenizerKind kind, Err *err) {
+    if (check_dir(model_dir, err) != 0) return NULL;
+    if ((int)kind < 0 || (int)kind >= N_ENGINES) {
+        err_set(err, "%s: unknown tokenizer kind %d", model_dir, (int)kind);
+        return NULL;
+    }
+    const TokEngine *engine = ENGINES[kind];
+    bool present;
+    if (engine->present(model_dir, &present, err) != 0) return NULL;
+    if (!present) {
+        err_set(err, "%s: no %s tokenizer (expected %s)", model_dir, engine->name, engine->files);
+        return NULL;
+    }
+    return load_engine(engine, model_dir, err);
 }
 
 void tok_free(Tokenizer *tok) {
     if (!tok) return;
-    wordpiece_free(tok->wp);
-    sp_engine_free(tok->sp);
+    tok->engine->free(tok->state);
     free(tok);
 }
 
-TokenizerKind tok_kind(const Tokenizer *tok) { return tok->kind; }
+TokenizerKind tok_kind(const Tokenizer *tok) { return tok->engine->kind; }
 
-int tok_vocab_size(const Tokenizer *tok) {
-    return tok->wp ? wordpiece_vocab_size(tok->wp) : sp_engine_vocab_size(tok->sp);
-}
+int tok_vocab_size(const Tokenizer *tok) { return tok->engine->vocab_size(tok->state); }
 
 int tok_pad_id(const Tokenizer *tok) { return tok->specials.pad_id; }
 int tok_cls_id(const Tokenizer *tok) { return tok->specials.cls_id; }
@@ -92,12 +88,11 @@ int tok_sep_id(const Tokenizer *tok) { return tok->specials.sep_id; }
 int tok_unk_id(const Tokenizer *tok) { return tok->specials.unk_id; }
 
 const char *tok_id_to_piece(const Tokenizer *tok, int id) {
-    return tok->wp ? wordpiece_id_to_piece(tok->wp, id) : sp_engine_id_to_piece(tok->sp, id);
+    return tok->engine->id_to_piece(tok->state, id);
 }
 
 int tok_tokenize(const Tokenizer *tok, const char *text, int *ids, int cap, Err *err) {
-    return tok->wp ? wordpiece_tokenize(tok->wp, text, ids, cap, err)
-                   : sp_engine_tokenize(tok->sp, text, ids, cap, err);
+    return tok->engine->tokenize(tok->state, text, ids, cap, err);
 }
 
 // Lengths the two texts keep, as tokenizers' truncate_encodings does for

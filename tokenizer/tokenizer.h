@@ -1,7 +1,7 @@
-// One tokenizer interface, two engines: WordPiece (our own C, exact parity
-// with Hugging Face's BertTokenizer) and SentencePiece (a C wrapper around
-// libsentencepiece).  tok_load picks the engine from the files in the model
-// directory.
+// One tokenizer interface over a table of engines (tokenizer/engines.h):
+// WordPiece (our own C, exact parity with Hugging Face's BertTokenizer) and
+// SentencePiece (XLM-R's tokenizer, over libsentencepiece).  The model
+// family names its engine (tok_load_kind); tok_load picks it from the files.
 #ifndef TOKENIZER_TOKENIZER_H
 #define TOKENIZER_TOKENIZER_H
 
@@ -11,10 +11,14 @@ typedef struct Tokenizer Tokenizer;
 
 typedef enum { TOK_WORDPIECE = 0, TOK_SENTENCEPIECE = 1 } TokenizerKind;
 
-// Loads from a Hugging Face model directory:
+// Loads from a Hugging Face model directory the engine whose files it holds
+// (tried in TokenizerKind order):
 //   WordPiece:     vocab.txt or tokenizer.json (+ tokenizer_config.json)
 //   SentencePiece: a *.model file (sentencepiece.bpe.model, spiece.model, ...)
 Tokenizer *tok_load(const char *model_dir, Err *err);
+// Loads the given engine (a model family's, weights/family.h); missing
+// files are an error naming what the engine expects.
+Tokenizer *tok_load_kind(const char *model_dir, TokenizerKind kind, Err *err);
 void tok_free(Tokenizer *tok);
 
 TokenizerKind tok_kind(const Tokenizer *tok);

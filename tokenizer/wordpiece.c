@@ -29,7 +29,10 @@
 
 #include "tokenizer/engines.h"
 #include "tokenizer/unicode.h"
+#include "util/buf.h"
 #include "util/fileio.h"
+#include "util/strmap.h"
+#include "util/utf8.h"
 
 #define WP_PATH_MAX 4096
 enum { MAX_WORD_CHARS = 100 };  // BertTokenizer's max_input_chars_per_word
@@ -42,12 +45,6 @@ enum { MAX_ID = 1 << 24 };
 // input byte into at most 2 code points (NFD, CJK padding, İ -> i + dot),
 // and each id takes at least one of them.
 #define MAX_TEXT_BYTES ((size_t)1 << 26)
-
-typedef struct {
-    uint32_t hash;
-    int32_t id;  // -1: empty slot
-    uint32_t off, len;
-} VocabSlot;
 
 typedef struct {
     char *content;  // as configured [len]
@@ -66,10 +63,7 @@ static const char *const NAMED_DEFAULTS[N_NAMED] = {NULL,    NULL,    "[UNK]", "
                                                     "[PAD]", "[CLS]", "[MASK]"};
 
 struct WordPiece {
-    char *arena;  // vocab pieces, each NUL-terminated
-    size_t arena_len, arena_cap;
-    VocabSlot *slots;  // open addressing, power-of-two size
-    size_t slot_mask;
+    StrMap *vocab;          // piece -> id
     int n_pieces;           // distinct vocab entries (the model's vocab size)
     size_t max_piece_len;   // bytes of the longest vocab entry
     int n_ids;              // max id + 1 over vocab and added tokens
@@ -106,31 +100,14 @@ typedef struct {
     size_t len, cap;
 } SegBuf;
 
-// Growable arrays: makes room for `need` elements of `elem` bytes at *v,
-// doubling the capacity.  (Through a macro, so each array keeps its type.)
-static void *grow_to(void *v, size_t *cap, size_t need, size_t elem, Err *err) {
-    if (need <= *cap) return v;
-    size_t cap2 = *cap ? *cap : 64;
-    while (cap2 < need) cap2 *= 2;
-    void *p = err_realloc(err, v, cap2 * elem, "tokenizer buffer");
-    if (p) *cap = cap2;
-    return p;
-}
-#define GROW(ptr, cap, need, err)                                            \
-    ({                                                                       \
-        void *grown_ = grow_to((ptr), &(cap), (need), sizeof *(ptr), (err)); \
-        if (grown_) (ptr) = grown_;                                          \
-        grown_ ? 0 : -1;                                                     \
-    })
-
 static int cp_push(CpBuf *b, uint32_t c, Err *err) {
-    if (GROW(b->v, b->cap, b->len + 1, err)) return -1;
+    if (GROW(b->v, b->cap, b->len + 1, "tokenizer buffer", err)) return -1;
     b->v[b->len++] = c;
     return 0;
 }
 
 static int seg_push(SegBuf *b, size_t start, size_t end, int id, Err *err) {
-    if (GROW(b->v, b->cap, b->len + 1, err)) return -1;
+    if (GROW(b->v, b->cap, b->len + 1, "tokenizer buffer", err)) return -1;
     b->v[b->len++] = (Segment){start, end, id};
     return 0;
 }
@@ -149,77 +126,9 @@ static void sink_push(IdSink *out, int id) {
 
 // ---------------------------------------------------------------- UTF-8
 
-// Strict decoder (no overlongs, surrogates or values past U+10FFFF).
-// Returns the sequence length, or 0 if s[0..n) does not start with one.
-static int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-    if (n == 0) return 0;
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    int len;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if ((size_t)len > n) return 0;
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return len;
-}
-
 // Decoder for text already validated.
 static int utf8_next(const char *s, size_t n, size_t i, uint32_t *cp) {
-    return utf8_decode((const unsigned char *)s + i, n - i, cp);
-}
-
-// out [4]; returns the byte count.
-static int utf8_encode(uint32_t c, char *out) {
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (c >> 18));
-    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
-}
-
-static bool utf8_is_continuation(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
-
-// Byte offset of the first invalid sequence, or (size_t)-1 if valid.
-static size_t utf8_invalid_at(const char *s, size_t n) {
-    size_t i = 0;
-    uint32_t cp;
-    while (i < n) {
-        int len = utf8_decode((const unsigned char *)s + i, n - i, &cp);
-        if (len == 0) return i;
-        i += (size_t)len;
-    }
-    return (size_t)-1;
+    return utf8_decode(s + i, n - i, cp);
 }
 
 // The code point ending just before byte `end`.
@@ -233,74 +142,19 @@ static uint32_t utf8_last(const char *s, size_t end) {
 
 // ---------------------------------------------------------------- vocab
 
-// FNV-1a over s [n], continuing from h.
-static uint32_t hash_bytes(uint32_t h, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-#define HASH_SEED 2166136261u
-
 // Id of prefix [plen] followed by s [n] in the vocab, or -1 (no copy).
 static int vocab_find(const WordPiece *wp, const char *prefix, size_t plen, const char *s,
                       size_t n) {
-    uint32_t h = hash_bytes(hash_bytes(HASH_SEED, prefix, plen), s, n);
-    for (size_t i = h & wp->slot_mask;; i = (i + 1) & wp->slot_mask) {
-        const VocabSlot *slot = &wp->slots[i];
-        if (slot->id < 0) return -1;
-        if (slot->hash == h && slot->len == plen + n) {
-            const char *key = wp->arena + slot->off;
-            if (memcmp(key, prefix, plen) == 0 && memcmp(key + plen, s, n) == 0) return slot->id;
-        }
-    }
-}
-
-static int vocab_init(WordPiece *wp, size_t expected, Err *err) {
-    size_t cap = 1024;
-    while (cap < 2 * expected + 2) cap *= 2;
-    wp->slots = err_malloc(err, cap * sizeof *wp->slots, "vocab hash table");
-    if (!wp->slots) return -1;
-    for (size_t i = 0; i < cap; i++) wp->slots[i].id = -1;
-    wp->slot_mask = cap - 1;
-    return 0;
+    uint64_t h = strmap_hash(strmap_hash(STRMAP_SEED, prefix, plen), s, n);
+    return strmap_find_hashed(wp->vocab, h, prefix, plen, s, n);
 }
 
 // Inserts piece [n] -> id; a repeated piece takes the later id (as a
 // HashMap insert does in tokenizers).
 static int vocab_add(WordPiece *wp, const char *piece, size_t n, int id, Err *err) {
-    if ((size_t)wp->n_pieces * 2 + 2 > wp->slot_mask + 1) {
-        // Rehash into a table twice the size.
-        size_t cap = (wp->slot_mask + 1) * 2;
-        VocabSlot *slots = err_malloc(err, cap * sizeof *slots, "vocab hash table");
-        if (!slots) return -1;
-        for (size_t i = 0; i < cap; i++) slots[i].id = -1;
-        for (size_t i = 0; i <= wp->slot_mask; i++) {
-            if (wp->slots[i].id < 0) continue;
-            size_t j = wp->slots[i].hash & (cap - 1);
-            while (slots[j].id >= 0) j = (j + 1) & (cap - 1);
-            slots[j] = wp->slots[i];
-        }
-        free(wp->slots);
-        wp->slots = slots;
-        wp->slot_mask = cap - 1;
-    }
-    uint32_t h = hash_bytes(HASH_SEED, piece, n);
-    size_t i = h & wp->slot_mask;
-    for (;; i = (i + 1) & wp->slot_mask) {
-        VocabSlot *slot = &wp->slots[i];
-        if (slot->id < 0) break;
-        if (slot->hash == h && slot->len == n && memcmp(wp->arena + slot->off, piece, n) == 0) {
-            slot->id = id;
-            return 0;
-        }
-    }
-    if (wp->arena_len + n + 1 > UINT32_MAX) return err_set(err, "vocabulary too large");
-    if (GROW(wp->arena, wp->arena_cap, wp->arena_len + n + 1, err)) return -1;
-    memcpy(wp->arena + wp->arena_len, piece, n);
-    wp->arena[wp->arena_len + n] = '\0';
-    wp->slots[i] = (VocabSlot){h, id, (uint32_t)wp->arena_len, (uint32_t)n};
-    wp->arena_len += n + 1;
-    wp->n_pieces++;
-    if (n > wp->max_piece_len) wp->max_piece_len = n;
+    if (strmap_put(wp->vocab, piece, n, id, err) != 0) return -1;
+    wp->n_pieces = (int)strmap_count(wp->vocab);
+    wp->max_piece_len = strmap_max_key_len(wp->vocab);
     return 0;
 }
 
@@ -312,7 +166,7 @@ static int read_vocab_txt(WordPiece *wp, const char *path, Err *err) {
     size_t len;
     if (file_read_all(path, &data, &len, err)) return -1;
     size_t bad = utf8_invalid_at(data, len);
-    if (bad != (size_t)-1) {
+    if (bad < len) {
         int line = 1;
         for (size_t i = 0; i < bad; i++) line += data[i] == '\n';
         free(data);
@@ -320,7 +174,8 @@ static int read_vocab_txt(WordPiece *wp, const char *path, Err *err) {
     }
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += data[i] == '\n';
-    int rc = vocab_init(wp, lines, err);
+    wp->vocab = strmap_new(lines, err);
+    int rc = wp->vocab ? 0 : -1;
     size_t start = 0;
     int id = 0;
     while (rc == 0 && start < len) {
@@ -357,7 +212,8 @@ static int json_id(const cJSON *v, int *id) {
 static int read_vocab_json(WordPiece *wp, const char *path, const cJSON *vocab, Err *err) {
     if (!cJSON_IsObject(vocab) && !cJSON_IsArray(vocab))
         return err_set(err, "%s: model.vocab is neither an object nor a list", path);
-    if (vocab_init(wp, (size_t)cJSON_GetArraySize(vocab), err)) return -1;
+    wp->vocab = strmap_new((size_t)cJSON_GetArraySize(vocab), err);
+    if (!wp->vocab) return -1;
     int index = 0;
     for (const cJSON *e = vocab->child; e; e = e->next, index++) {
         const char *piece;
@@ -482,7 +338,7 @@ static int normalize(const WordPiece *wp, const char *s, size_t n, Scratch *sc, 
     }
     ByteBuf *out = &sc->norm;
     out->len = 0;
-    if (GROW(out->v, out->cap, cur->len * 4 + 1, err)) return -1;
+    if (GROW(out->v, out->cap, cur->len * 4 + 1, "tokenizer buffer", err)) return -1;
     for (size_t i = 0; i < cur->len; i++)
         out->len += (size_t)utf8_encode(cur->v[i], out->v + out->len);
     return 0;
@@ -639,14 +495,15 @@ static int tokenize_into(const WordPiece *wp, const char *text, size_t n, IdSink
     return 0;
 }
 
-int wordpiece_tokenize(const WordPiece *wp, const char *text, int *ids, int cap, Err *err) {
+int wordpiece_tokenize(const void *engine, const char *text, int *ids, int cap, Err *err) {
+    const WordPiece *wp = engine;
     if (!text) return err_set(err, "wordpiece_tokenize: text is NULL");
     size_t n = strlen(text);
     if (n > MAX_TEXT_BYTES)
         return err_set(err, "wordpiece_tokenize: text of %zu bytes is over the %zu byte limit", n,
                        MAX_TEXT_BYTES);
     size_t bad = utf8_invalid_at(text, n);
-    if (bad != (size_t)-1)
+    if (bad < n)
         return err_set(err, "wordpiece_tokenize: invalid UTF-8 at byte offset %zu (byte 0x%02X)",
                        bad, (unsigned char)text[bad]);
     IdSink out = {ids, cap < 0 ? 0 : cap, 0};
@@ -657,20 +514,6 @@ int wordpiece_tokenize(const WordPiece *wp, const char *text, int *ids, int cap,
 }
 
 // ---------------------------------------------------------------- loading
-
-static int read_json_opt(const char *dir, const char *name, cJSON **out, Err *err) {
-    char path[WP_PATH_MAX];
-    *out = NULL;
-    if (path_join(path, sizeof path, dir, name, err)) return -1;
-    if (!file_exists(path)) return 0;
-    char *data;
-    size_t len;
-    if (file_read_all(path, &data, &len, err)) return -1;
-    *out = cJSON_ParseWithLength(data, len);
-    free(data);
-    if (!*out) return err_set(err, "%s: invalid JSON", path);
-    return 0;
-}
 
 // A token setting: "text", or an AddedToken object {"content": "text", ...}.
 static const char *token_content(const cJSON *v) {
@@ -719,7 +562,8 @@ static int list_put(TokenList *l, AddedToken t, int index, Err *err) {
             return 0;
         }
     }
-    if (GROW(l->v, l->cap, l->len + 1, err) || GROW(l->index, l->index_cap, l->len + 1, err))
+    if (GROW(l->v, l->cap, l->len + 1, "added tokens", err) ||
+        GROW(l->index, l->index_cap, l->len + 1, "added tokens", err))
         return -1;
     l->v[l->len] = t;
     l->index[l->len++] = index;
@@ -846,7 +690,7 @@ static int add_tokens(WordPiece *wp, const TokenList *list, Err *err) {
         const AddedToken *t = &list->v[i];
         size_t len = strlen(t->content);
         if (len == 0) continue;
-        if (utf8_invalid_at(t->content, len) != (size_t)-1)
+        if (utf8_invalid_at(t->content, len) < len)
             return err_set(err, "added token \"%s\": invalid UTF-8", t->content);
         int id = id_of(wp, t->content);
         AddedToken *slot = NULL;
@@ -902,18 +746,26 @@ static int build_patterns(WordPiece *wp, Err *err) {
     return rc;
 }
 
+static void max_id_of(void *ctx, const char *key, size_t len, int id) {
+    int *n = ctx;
+    if (id >= *n) *n = id + 1;
+}
+
+static void set_piece(void *ctx, const char *key, size_t len, int id) {
+    WordPiece *wp = ctx;
+    wp->id_piece[id] = key;
+}
+
 static int build_id_table(WordPiece *wp, Err *err) {
     int n = 0;
-    for (size_t i = 0; i <= wp->slot_mask; i++)
-        if (wp->slots[i].id >= n) n = wp->slots[i].id + 1;
+    strmap_each(wp->vocab, max_id_of, &n);
     for (int i = 0; i < wp->n_added; i++)
         if (wp->added[i].id >= n) n = wp->added[i].id + 1;
     if (n > MAX_ID) return err_set(err, "token ids exceed %d", MAX_ID);
     wp->n_ids = n;
     wp->id_piece = err_calloc(err, (size_t)n + 1, sizeof *wp->id_piece, "id table");
     if (!wp->id_piece) return -1;
-    for (size_t i = 0; i <= wp->slot_mask; i++)
-        if (wp->slots[i].id >= 0) wp->id_piece[wp->slots[i].id] = wp->arena + wp->slots[i].off;
+    strmap_each(wp->vocab, set_piece, wp);
     // tokenizers reports a normalized added token by its normalized text.
     for (int i = 0; i < wp->n_added; i++) {
         const AddedToken *t = &wp->added[i];
@@ -945,10 +797,10 @@ static void load_settings(WordPiece *wp, Configs *c) {
 
 static int load(WordPiece *wp, Configs *c, Err *err) {
     const char *dir = c->dir;
-    if (read_json_opt(dir, "tokenizer_config.json", &c->tok_config, err) ||
-        read_json_opt(dir, "tokenizer.json", &c->tok_json, err) ||
-        read_json_opt(dir, "special_tokens_map.json", &c->special_map, err) ||
-        read_json_opt(dir, "added_tokens.json", &c->added_json, err))
+    if (json_read_optional(dir, "tokenizer_config.json", &c->tok_config, err) ||
+        json_read_optional(dir, "tokenizer.json", &c->tok_json, err) ||
+        json_read_optional(dir, "special_tokens_map.json", &c->special_map, err) ||
+        json_read_optional(dir, "added_tokens.json", &c->added_json, err))
         return -1;
     load_settings(wp, c);
     char path[WP_PATH_MAX];
@@ -988,7 +840,7 @@ static int load(WordPiece *wp, Configs *c, Err *err) {
     return rc;
 }
 
-WordPiece *wordpiece_load(const char *model_dir, Err *err) {
+void *wordpiece_load(const char *model_dir, Err *err) {
     WordPiece *wp = err_calloc(err, 1, sizeof *wp, "WordPiece");
     if (!wp) return NULL;
     Configs c = {.dir = model_dir};
@@ -1004,23 +856,47 @@ WordPiece *wordpiece_load(const char *model_dir, Err *err) {
     return wp;
 }
 
-void wordpiece_free(WordPiece *wp) {
+void wordpiece_free(void *engine) {
+    WordPiece *wp = engine;
     if (!wp) return;
     for (int i = 0; i < wp->n_added; i++) {
         free(wp->added[i].content);
         free(wp->added[i].pattern);
     }
     free(wp->added);
-    free(wp->arena);
-    free(wp->slots);
+    strmap_free(wp->vocab);
     free(wp->id_piece);
     free(wp);
 }
 
-int wordpiece_vocab_size(const WordPiece *wp) { return wp->n_ids; }
+int wordpiece_vocab_size(const void *engine) { return ((const WordPiece *)engine)->n_ids; }
 
-const char *wordpiece_id_to_piece(const WordPiece *wp, int id) {
+const char *wordpiece_id_to_piece(const void *engine, int id) {
+    const WordPiece *wp = engine;
     return id >= 0 && id < wp->n_ids ? wp->id_piece[id] : NULL;
 }
 
-SpecialTokens wordpiece_specials(const WordPiece *wp) { return wp->specials; }
+SpecialTokens wordpiece_specials(const void *engine) {
+    return ((const WordPiece *)engine)->specials;
+}
+
+// ------------------------------------------------------------- engine row
+
+// vocab.txt, or a tokenizer.json whose model is WordPiece.
+static int wp_present(const char *dir, bool *yes, Err *err) {
+    char path[WP_PATH_MAX];
+    cJSON *tok_json;
+    *yes = false;
+    if (path_join(path, sizeof path, dir, "vocab.txt", err) ||
+        json_read_optional(dir, "tokenizer.json", &tok_json, err))
+        return -1;
+    *yes = file_exists(path) || (tok_json && is_wordpiece_json(tok_json));
+    cJSON_Delete(tok_json);
+    return 0;
+}
+
+const TokEngine WORDPIECE_ENGINE = {
+    TOK_WORDPIECE, "WordPiece", "vocab.txt or a WordPiece tokenizer.json", wp_present,
+    wordpiece_load, wordpiece_free, wordpiece_tokenize, wordpiece_vocab_size,
+    wordpiece_id_to_piece, wordpiece_specials,
+};

@@ -15,7 +15,7 @@ static int check_update_finite(Bert *model, long step, const StepStats *st, Err 
 #pragma omp parallel for reduction(| : bad)
     for (size_t i = 0; i < n; i++) bad |= !isfinite(p[i]);
     Err which;
-    if (!bad || hf_check_finite(model, "weights", &which) == 0) return 0;
+    if (!bad || hf_check_finite(model, NULL, "weights", &which) == 0) return 0;
     return err_set(err, "step %ld: the update with lr %g (loss %g, gradient norm %g) made the "
                    "weights non-finite (%s): stopped, nothing saved; lower --lr",
                    step + 1, st->lr, st->loss, st->grad_norm, which.msg);

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "util/fileio.h"
 
+#include <cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -215,5 +216,19 @@ int file_fingerprint(const char *path, size_t *size, uint64_t *hash, Err *err) {
     for (size_t i = 0; i < *size; i++) h = (h ^ (unsigned char)data[i]) * 0x100000001b3ULL;
     free(data);
     *hash = h;
+    return 0;
+}
+
+int json_read_optional(const char *dir, const char *name, cJSON **out, Err *err) {
+    char path[4096];
+    *out = NULL;
+    if (path_join(path, sizeof path, dir, name, err) != 0) return -1;
+    if (!file_exists(path)) return 0;
+    char *data;
+    size_t len;
+    if (file_read_all(path, &data, &len, err) != 0) return -1;
+    *out = cJSON_ParseWithLength(data, len);
+    free(data);
+    if (!*out) return err_set(err, "%s: not valid JSON", path);
     return 0;
 }

@@ -39,4 +39,9 @@ int file_fingerprint(const char *path, size_t *size, uint64_t *hash, Err *err);
 // EFBIG (a reported error) instead of killing the process with SIGXFSZ.
 void file_size_limit_as_error(void);
 
+// Parses dir/name as JSON into *out (free with cJSON_Delete); a missing
+// file is not an error (*out = NULL), invalid JSON is.
+typedef struct cJSON cJSON;
+int json_read_optional(const char *dir, const char *name, cJSON **out, Err *err);
+
 #endif

@@ -17,8 +17,8 @@ static const char *const moment_names[2] = {"adamw.m", "adamw.v"};
 // Writes everything of a checkpoint into tmp.
 static int write_contents(const char *tmp, Bert *model, const CheckpointContents *c, Err *err) {
     char path[4096];
-    if (dir_make(tmp, err) != 0 || hf_save_params(model, tmp, err) != 0 ||
-        hf_save_config(c->source_dir, tmp, bert_config(model), c->label_names, err) != 0 ||
+    if (dir_make(tmp, err) != 0 || hf_save_params(model, c->family, tmp, err) != 0 ||
+        hf_save_config(c->source_dir, tmp, bert_config(model), c->family, c->label_names, err) != 0 ||
         hf_copy_tokenizer(c->source_dir, tmp, err) != 0)
         return -1;
     if (c->moments[0]) {
@@ -41,7 +41,7 @@ static int write_contents(const char *tmp, Bert *model, const CheckpointContents
 // The first non-finite value of the weights or moments, named: a checkpoint
 // with one would be worse than the last good one it replaces.
 static int check_finite(Bert *model, const CheckpointContents *c, const char *dir, Err *err) {
-    if (hf_check_finite(model, dir, err) != 0) return -1;
+    if (hf_check_finite(model, c->family, dir, err) != 0) return -1;
     for (int i = 0; i < 2 && c->moments[i]; i++)
         for (size_t k = 0; k < c->num_moments; k++)
             if (!isfinite(c->moments[i][k]))
@@ -54,6 +54,7 @@ int ckpt_save(const char *dir, Bert *model, const CheckpointContents *c, Err *er
     char tmp[4096];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     if (n < 0 || (size_t)n >= sizeof tmp) return err_set(err, "%s: path too long", dir);
+    if (!c->family) return err_set(err, "%s: checkpoint without a model family", dir);
     if (check_finite(model, c, dir, err) != 0) return -1;
     if (dir_remove_tree(tmp, err) != 0) return -1;
     if (write_contents(tmp, model, c, err) != 0 || dir_replace(tmp, dir, err) != 0) {
@@ -164,8 +165,9 @@ int ckpt_export(const char *checkpoint_dir, const char *out_arg, bool overwrite,
     const char *names[HF_MAX_LABELS];
     for (int i = 0; i < cfg.num_label_names; i++) names[i] = cfg.label_names[i];
     CheckpointContents c = {.source_dir = checkpoint_dir,
+                            .family = cfg.family,
                             .label_names = cfg.has_label_names ? names : NULL};
-    int rc = hf_load_params(m, checkpoint_dir, err);
+    int rc = hf_load_params(m, cfg.family, checkpoint_dir, err);
     if (rc == 0) rc = ckpt_save(out_dir, m, &c, err);
     bert_free(m);
     return rc;

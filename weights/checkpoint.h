@@ -13,9 +13,11 @@
 
 #include "model/bert.h"
 #include "util/err.h"
+#include "weights/family.h"
 
 typedef struct {
     const char *source_dir;         // the pretrained model dir: tokenizer files, base config
+    const ModelFamily *family;      // its family: tensor names, architecture
     const char *const *label_names; // [num_labels] or NULL (regression / generic)
     const float *moments[2];        // AdamW m and v [num_moments], or NULL
     size_t num_moments;
@@ -32,9 +34,10 @@ int ckpt_load_moments(const char *dir, float *m, float *v, size_t n, Err *err);
 int ckpt_load_state(const char *dir, char **json, Err *err);
 
 // ./export: writes checkpoint DIR as a Hugging Face directory OUT that
-// transformers loads as BertForSequenceClassification (config.json with
-// labels, problem_type and our attention fields; model.safetensors with
-// bert.* and classifier.* names; tokenizer files) -- no optimizer state.
+// transformers loads as the family's ...ForSequenceClassification
+// (config.json with labels, problem_type and our attention fields;
+// model.safetensors with e.g. bert.* and classifier.* names; tokenizer
+// files) -- no optimizer state.
 // Every tensor is read and checked on the way; OUT is replaced atomically.
 // OUT must not exist, or be an empty directory or a previous export: a
 // training checkpoint or a directory with other files is refused unless

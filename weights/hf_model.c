@@ -10,6 +10,7 @@
 
 #include "util/fileio.h"
 #include "util/rng.h"
+#include "weights/family.h"
 #include "weights/safetensors.h"
 
 // ------------------------------------------------------------ config.json
@@ -163,10 +164,11 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     const char *problem = cfg_string(&r, "problem_type", "", &bad);
     const char *attn_fn = cfg_string(&r, "attention_probs_fn", NULL, &bad);
     if (bad) goto done;
-    int xlmr = strcmp(model_type, "xlm-roberta") == 0;
-    if (strcmp(model_type, "bert") != 0 && !xlmr) {
-        err_set(err, "%s: model_type \"%s\" is not supported (\"bert\" or \"xlm-roberta\")", path,
-                model_type);
+    const ModelFamily *family = family_find(model_type);
+    if (!family) {
+        char list[256];
+        err_set(err, "%s: model_type \"%s\" is not supported (%s)", path, model_type,
+                family_list(list, sizeof list));
         goto done;
     }
     if (strcmp(act, "gelu") != 0) {
@@ -190,7 +192,7 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
                      "\"single_label_classification\")", path, problem);
         goto done;
     }
-    snprintf(out->model_type, sizeof out->model_type, "%s", model_type);
+    out->family = family;
     snprintf(out->problem_type, sizeof out->problem_type, "%s", problem);
     if (cfg_int(&r, "vocab_size", 30522, &c->vocab_size) || cfg_int(&r, "hidden_size", 768, &c->hidden_size) ||
         cfg_int(&r, "num_hidden_layers", 12, &c->num_layers) ||
@@ -222,10 +224,8 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
         goto done;
     }
     if (check_size_products(path, c, err) != 0) goto done;
-    // XLM-R numbers positions from padding_idx + 1 and puts dropout before
-    // its head's dense layer as well.
-    c->position_offset = xlmr ? out->pad_token_id + 1 : 0;
-    c->head = xlmr ? HEAD_XLMR : HEAD_BERT;
+    c->position_offset = family_first_position(family, out->pad_token_id);
+    c->head = family->head;
     c->attn = (AttnMap){ATTN_SOFTMAX, 0.0f};
     if (attn_fn) {
         const cJSON *r_item = cJSON_GetObjectItemCaseSensitive(root, "attention_r");
@@ -281,34 +281,46 @@ static const LayerName layer_names[] = {
 enum { LAYER_NAMES = sizeof layer_names / sizeof layer_names[0] };
 
 static const struct {
-    const char *name, *xlmr_name;  // XLM-R's head is classifier.dense / .out_proj
+    const char *name;  // NULL: a head tensor, named by its HeadLayout below
     ParamId id;
 } global_names[] = {
-    {"embeddings.word_embeddings.weight", NULL, PT_WORD_EMB},
-    {"embeddings.position_embeddings.weight", NULL, PT_POS_EMB},
-    {"embeddings.token_type_embeddings.weight", NULL, PT_TYPE_EMB},
-    {"embeddings.LayerNorm.weight", NULL, PT_EMB_LN_W},
-    {"embeddings.LayerNorm.bias", NULL, PT_EMB_LN_B},
-    {"pooler.dense.weight", "classifier.dense.weight", PT_POOL_W},
-    {"pooler.dense.bias", "classifier.dense.bias", PT_POOL_B},
-    {"classifier.weight", "classifier.out_proj.weight", PT_CLS_W},
-    {"classifier.bias", "classifier.out_proj.bias", PT_CLS_B},
+    {"embeddings.word_embeddings.weight", PT_WORD_EMB},
+    {"embeddings.position_embeddings.weight", PT_POS_EMB},
+    {"embeddings.token_type_embeddings.weight", PT_TYPE_EMB},
+    {"embeddings.LayerNorm.weight", PT_EMB_LN_W},
+    {"embeddings.LayerNorm.bias", PT_EMB_LN_B},
+    {NULL, PT_POOL_W},
+    {NULL, PT_POOL_B},
+    {NULL, PT_CLS_W},
+    {NULL, PT_CLS_B},
 };
 enum { GLOBAL_NAMES = sizeof global_names / sizeof global_names[0] };
 
-static void fill_ref(HfTensorRef *ref, Bert *m, int with_prefix, const char *name, ParamId id,
+// Head tensor names per head layout ([id - PT_POOL_W]), and whether the
+// dense layer before the classifier sits inside the encoder and so carries
+// the family's prefix: BERT's pooler does, XLM-R's classifier.dense not.
+static const struct {
+    const char *name[PT_CLS_B - PT_POOL_W + 1];
+    int pooler_in_encoder;
+} head_names[] = {
+    [HEAD_BERT] = {{"pooler.dense.weight", "pooler.dense.bias", "classifier.weight",
+                    "classifier.bias"},
+                   1},
+    [HEAD_XLMR] = {{"classifier.dense.weight", "classifier.dense.bias",
+                    "classifier.out_proj.weight", "classifier.out_proj.bias"},
+                   0},
+};
+
+static void fill_ref(HfTensorRef *ref, Bert *m, const char *prefix, const char *name, ParamId id,
                      int layer, int part) {
     const BertConfig *c = bert_config(m);
     ParamInfo info;
     bert_param_info(c, id, &info);
     int qkv = id == PT_QKV_W || id == PT_QKV_B;
-    // XLM-R's head (classifier.dense, classifier.out_proj) sits outside the
-    // encoder; BERT's pooler is inside it.
-    int xlmr = c->head == HEAD_XLMR;
     int pooler = id == PT_POOL_W || id == PT_POOL_B;
-    int outside = id == PT_CLS_W || id == PT_CLS_B || (xlmr && pooler);
-    const char *prefix = !with_prefix || outside ? "" : xlmr ? "roberta." : "bert.";
-    snprintf(ref->name, sizeof ref->name, "%s%s", prefix, name);
+    int outside = id == PT_CLS_W || id == PT_CLS_B ||
+                  (pooler && !head_names[c->head].pooler_in_encoder);
+    snprintf(ref->name, sizeof ref->name, "%s%s", outside ? "" : prefix, name);
     ref->id = id;
     ref->rows = qkv ? info.rows / 3 : info.rows;
     ref->cols = info.cols;
@@ -317,22 +329,22 @@ static void fill_ref(HfTensorRef *ref, Bert *m, int with_prefix, const char *nam
                   (size_t)part * ref->rows * (ref->cols ? ref->cols : 1);
 }
 
-int hf_tensor_refs(Bert *m, int with_prefix, HfTensorRef **refs, Err *err) {
+int hf_tensor_refs(Bert *m, const char *prefix, HfTensorRef **refs, Err *err) {
     const BertConfig *c = bert_config(m);
     int n = GLOBAL_NAMES + LAYER_NAMES * c->num_layers, k = 0;
     HfTensorRef *out = err_calloc(err, (size_t)n, sizeof(HfTensorRef), "tensor name table");
     if (!out) return -1;
     for (int i = 0; i < GLOBAL_NAMES; i++) {
-        const char *name = c->head == HEAD_XLMR && global_names[i].xlmr_name
-                               ? global_names[i].xlmr_name
-                               : global_names[i].name;
-        fill_ref(&out[k++], m, with_prefix, name, global_names[i].id, -1, 0);
+        ParamId id = global_names[i].id;
+        const char *name = global_names[i].name ? global_names[i].name
+                                                : head_names[c->head].name[id - PT_POOL_W];
+        fill_ref(&out[k++], m, prefix, name, id, -1, 0);
     }
     for (int l = 0; l < c->num_layers; l++)
         for (int i = 0; i < LAYER_NAMES; i++) {
             char name[128];
             snprintf(name, sizeof name, "encoder.layer.%d.%s", l, layer_names[i].suffix);
-            fill_ref(&out[k++], m, with_prefix, name, layer_names[i].id, l, layer_names[i].part);
+            fill_ref(&out[k++], m, prefix, name, layer_names[i].id, l, layer_names[i].part);
         }
     *refs = out;
     return n;
@@ -378,9 +390,9 @@ static int check_ref_finite(Bert *m, const HfTensorRef *ref, const char *where, 
                    ref->name, k, (double)p[k]);
 }
 
-int hf_check_finite(Bert *m, const char *where, Err *err) {
+int hf_check_finite(Bert *m, const ModelFamily *family, const char *where, Err *err) {
     HfTensorRef *refs;
-    int n = hf_tensor_refs(m, 1, &refs, err);
+    int n = hf_tensor_refs(m, family ? family->tensor_prefix : "", &refs, err);
     if (n < 0) return -1;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) rc = check_ref_finite(m, &refs[i], where, err);
@@ -408,19 +420,21 @@ static int load_ref(Bert *m, const StModel *st, const HfTensorRef *ref, const ch
     return st_to_f32(file, t, bert_params(m, NULL) + ref->offset, t->numel, err);
 }
 
-// Whether the checkpoint stores the encoder under "bert." / "roberta." (as
-// ...ForSequenceClassification does) or bare (a BertModel).
-static int has_prefix(const StModel *st) {
+// The family's prefix when the checkpoint stores the encoder under it (as
+// ...ForSequenceClassification does), else "" (a bare BertModel).
+static const char *stored_prefix(const StModel *st, const ModelFamily *family) {
     const StFile *file;
-    return st_model_find(st, "bert.embeddings.word_embeddings.weight", &file) ||
-           st_model_find(st, "roberta.embeddings.word_embeddings.weight", &file);
+    char name[160];
+    snprintf(name, sizeof name, "%s%s", family->tensor_prefix, global_names[0].name);  // word emb.
+    return st_model_find(st, name, &file) ? family->tensor_prefix : "";
 }
 
-static int load_all(Bert *m, const StModel *st, const char *dir, int allow_init, float init_std,
-                    uint64_t init_seed, int allow_nonfinite, HfLoadReport *report, Err *err) {
+static int load_all(Bert *m, const ModelFamily *family, const StModel *st, const char *dir,
+                    int allow_init, float init_std, uint64_t init_seed, int allow_nonfinite,
+                    HfLoadReport *report, Err *err) {
     const BertConfig *c = bert_config(m);
     HfTensorRef *refs;
-    int n = hf_tensor_refs(m, has_prefix(st), &refs, err);
+    int n = hf_tensor_refs(m, stored_prefix(st, family), &refs, err);
     if (n < 0) return -1;
     const StFile *file;
     const StTensor *pool = NULL, *head = NULL;
@@ -451,7 +465,7 @@ static int load_all(Bert *m, const StModel *st, const char *dir, int allow_init,
     }
     free(refs);
     if (report) *report = local;
-    if (rc == 0 && !allow_nonfinite) rc = hf_check_finite(m, dir, err);
+    if (rc == 0 && !allow_nonfinite) rc = hf_check_finite(m, family, dir, err);
     return rc;
 }
 
@@ -462,8 +476,8 @@ Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int
     StModel *st = st_model_open(dir, err);
     if (!st) return NULL;
     Bert *m = bert_build(&cfg, max_batch, max_seq, err);
-    if (m && load_all(m, st, dir, 1, config->initializer_range, init_seed, config->allow_nonfinite,
-                      report, err) != 0) {
+    if (m && load_all(m, config->family, st, dir, 1, config->initializer_range, init_seed,
+                      config->allow_nonfinite, report, err) != 0) {
         bert_free(m);
         m = NULL;
     }
@@ -471,17 +485,17 @@ Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int
     return m;
 }
 
-int hf_load_params(Bert *m, const char *dir, Err *err) {
+int hf_load_params(Bert *m, const ModelFamily *family, const char *dir, Err *err) {
     StModel *st = st_model_open(dir, err);
     if (!st) return -1;
-    int rc = load_all(m, st, dir, 0, 0.0f, 0, 0, NULL, err);
+    int rc = load_all(m, family, st, dir, 0, 0.0f, 0, 0, NULL, err);
     st_model_close(st);
     return rc;
 }
 
-int hf_save_params(Bert *m, const char *dir, Err *err) {
+int hf_save_params(Bert *m, const ModelFamily *family, const char *dir, Err *err) {
     HfTensorRef *refs;
-    int n = hf_tensor_refs(m, 1, &refs, err);
+    int n = hf_tensor_refs(m, family->tensor_prefix, &refs, err);
     if (n < 0) return -1;
     StWriteTensor *tensors = err_calloc(err, (size_t)n, sizeof(StWriteTensor), "tensor list");
     int rc = -1;
@@ -513,7 +527,7 @@ static int json_set(cJSON *obj, const char *key, cJSON *value, const char *path,
 }
 
 int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
-                   const char *const *label_names, Err *err) {
+                   const ModelFamily *family, const char *const *label_names, Err *err) {
     char src[4096], dst[4096];
     if (path_join(src, sizeof src, src_dir, "config.json", err) != 0 ||
         path_join(dst, sizeof dst, dir, "config.json", err) != 0)
@@ -536,9 +550,7 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         err_set(err, "%s: out of memory", dst);
         goto done;
     }
-    cJSON_AddItemToArray(arch, cJSON_CreateString(cfg->head == HEAD_XLMR
-                                                      ? "XLMRobertaForSequenceClassification"
-                                                      : "BertForSequenceClassification"));
+    cJSON_AddItemToArray(arch, cJSON_CreateString(family->architecture));
     for (int i = 0; i < cfg->num_labels; i++) {
         char key[16], generic[32];
         snprintf(key, sizeof key, "%d", i);

@@ -1,7 +1,9 @@
 // Hugging Face model directories <-> our model: config.json (read with
-// cJSON), tensor names (with or without the `bert.` prefix, legacy
-// LayerNorm gamma/beta, optional pooler and classifier), and writing a
-// directory back that `transformers` loads as BertForSequenceClassification.
+// cJSON), tensor names (with or without the family's `bert.` / `roberta.`
+// prefix, legacy LayerNorm gamma/beta, optional pooler and classifier), and
+// writing a directory back that `transformers` loads as the family's
+// ...ForSequenceClassification.  What differs between families comes from
+// their rows in weights/family.c.
 #ifndef WEIGHTS_HF_MODEL_H
 #define WEIGHTS_HF_MODEL_H
 
@@ -9,13 +11,14 @@
 
 #include "model/bert.h"
 #include "util/err.h"
+#include "weights/family.h"
 
 #define HF_MAX_LABELS 64
 #define HF_LABEL_MAX 64
 
 typedef struct {
     BertConfig bert;        // architecture; num_labels from id2label / num_labels
-    char model_type[32];    // "bert" or "xlm-roberta"
+    const ModelFamily *family;  // from model_type (default "bert")
     float initializer_range;
     int pad_token_id;
     // What the file says: hidden_dropout_prob, attention_probs_dropout_prob,
@@ -51,43 +54,44 @@ typedef struct {
 Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int max_batch,
                     int max_seq, uint64_t init_seed, HfLoadReport *report, Err *err);
 
-// Fills an existing model's parameters from DIR (same checks as above,
+// Fills an existing model of `family` from DIR (same checks as above,
 // without initialising anything: every tensor must be present and fit).
-int hf_load_params(Bert *model, const char *dir, Err *err);
+int hf_load_params(Bert *model, const ModelFamily *family, const char *dir, Err *err);
 
 // Every Hugging Face tensor of a model and where it lives in the flat
-// parameter buffer (the same offsets index the gradient buffer).  With
-// with_prefix the encoder's names start with "bert." (or "roberta." for
-// XLM-R), as a ...ForSequenceClassification checkpoint has them; the head
-// (classifier.*) never has a prefix.  Returns the count and a malloc'ed
-// array (caller frees).
+// parameter buffer (the same offsets index the gradient buffer).  The
+// encoder's names start with `prefix`: the family's tensor_prefix, as a
+// ...ForSequenceClassification checkpoint has them, or "" (a bare
+// BertModel); the head (classifier.*) never has one.  Returns the count and
+// a malloc'ed array (caller frees).
 typedef struct {
     char name[160];
     ParamId id;
     size_t offset;   // into bert_params() / bert_grads()
     int rows, cols;  // HF shape; cols == 0 for vectors
 } HfTensorRef;
-int hf_tensor_refs(Bert *model, int with_prefix, HfTensorRef **refs, Err *err);
+int hf_tensor_refs(Bert *model, const char *prefix, HfTensorRef **refs, Err *err);
 
 // 0 when every weight is finite; otherwise names the first tensor and
-// element that is NaN or infinite ("WHERE: tensor NAME: element K is nan").
+// element that is NaN or infinite ("WHERE: tensor NAME: element K is nan"),
+// with the family's tensor prefix (family NULL: the names without it).
 // hf_load_model / hf_load_params refuse such weights the same way.
-int hf_check_finite(Bert *model, const char *where, Err *err);
+int hf_check_finite(Bert *model, const ModelFamily *family, const char *where, Err *err);
 
 // Whether `name` is one of the tokenizer files hf_copy_tokenizer copies.
 int hf_is_tokenizer_file(const char *name);
 
-// Writes DIR/model.safetensors with Hugging Face names (bert.* or
-// roberta.*, and classifier.*), written atomically.
-int hf_save_params(Bert *model, const char *dir, Err *err);
+// Writes DIR/model.safetensors with Hugging Face names (the family's prefix,
+// and classifier.*), written atomically.
+int hf_save_params(Bert *model, const ModelFamily *family, const char *dir, Err *err);
 
 // Writes DIR/config.json: the source directory's config.json with the
-// classification fields (architectures: BertForSequenceClassification or
-// XLMRobertaForSequenceClassification, id2label/label2id, problem_type) and
-// our attention fields set.  label_names: num_labels names (NULL for
-// regression or generic names).
+// classification fields (architectures: the family's, e.g.
+// BertForSequenceClassification; id2label/label2id, problem_type) and our
+// attention fields set.  label_names: num_labels names (NULL for regression
+// or generic names).
 int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
-                   const char *const *label_names, Err *err);
+                   const ModelFamily *family, const char *const *label_names, Err *err);
 
 // Copies the tokenizer files present in src_dir (vocab.txt, tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json, added_tokens.json,

@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/fileio.h"
+#include "util/utf8.h"
 
 // Tensor bytes are handed out as they lie in the file (little endian).
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -57,39 +59,6 @@ static int dtype_from_name(const char *name) {
 
 // ---------------------------------------------------------------------------
 // Header checks that cJSON cannot do
-
-// Index of the first byte of an invalid UTF-8 sequence, or n if s[0..n) is
-// valid (no overlong forms, no surrogates, nothing above U+10FFFF).
-static size_t utf8_invalid_at(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else
-            return i;
-        if (n - i < len) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (size_t k = 2; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return i;
-        i += len;
-    }
-    return n;
-}
 
 static bool is_json_space(unsigned c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -511,7 +480,7 @@ StFile *st_open(const char *path, Err *err) {
     int rc = map_file(file, &n, err);
     const unsigned char *header = rc == 0 ? (const unsigned char *)file->map + 8 : NULL;
     if (rc == 0) {
-        size_t bad = utf8_invalid_at(header, n);
+        size_t bad = utf8_invalid_at((const char *)header, n);
         if (bad < n) rc = err_set(err, "%s: header: invalid UTF-8 at byte %zu", path, bad);
     }
     if (rc == 0) rc = header_lex_check(path, header, n, err);
@@ -838,23 +807,8 @@ const StFile *st_model_shard(const StModel *model, int index) {
 // ---------------------------------------------------------------------------
 // Writer
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} Buf;
-
 static int buf_put(Buf *b, const char *s, size_t n, Err *err) {
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < n) cap *= 2;
-        char *p = err_realloc(err, b->data, cap, "safetensors header");
-        if (!p) return -1;
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    return 0;
+    return buf_append(b, s, n, "safetensors header", err);
 }
 
 static int buf_str(Buf *b, const char *s, Err *err) { return buf_put(b, s, strlen(s), err); }
@@ -902,7 +856,7 @@ static int buf_json_string(Buf *b, const char *s, Err *err) {
 
 static int check_utf8_string(const char *path, const char *what, const char *s, Err *err) {
     size_t n = strlen(s);
-    size_t bad = utf8_invalid_at((const unsigned char *)s, n);
+    size_t bad = utf8_invalid_at(s, n);
     if (bad < n) return err_set(err, "%s: %s: invalid UTF-8 at byte %zu", path, what, bad);
     return 0;
 }
@@ -1081,7 +1035,7 @@ int st_write(const char *path, const StWriteTensor *tensors, int count, const ch
     rc = write_file(path, &header, items, count, err);
 done:
     if (rc != 0) err_one_line(err);
-    free(header.data);
+    buf_free(&header);
     free(items);
     return rc;
 }
