@@ -15,6 +15,7 @@
 
 #include "model/bf16.h"
 #include "model/gemm_bf16.h"
+#include "model/layers.h"
 #include "model/precision.h"
 #include "util/rng.h"
 
@@ -201,30 +202,27 @@ static bf16 *random_bf16(Rng *rng, size_t numel, float scale) {
     return m;
 }
 
-// C = alpha op(A) op(B) + beta C0 in double over the bf16 inputs, with
-// the error bound of any float32 summation order: products of two bf16 are
-// exact in float32, so the error is that of K-1 float32 additions, at most
-// (K-1) u sum|a b|, u = 2^-24 (Higham, Accuracy and Stability, 3.1), plus
-// one rounding each for alpha's product and beta's sum.  We allow (K + 2) u
-// (sum |alpha a b| + |beta c0|).
-static void check_case(GemmContext *g, const Case *c, Rng *rng) {
-    int arows = c->ta ? c->K : c->M, brows = c->tb ? c->N : c->K;
-    bf16 *A = random_bf16(rng, (size_t)arows * c->lda, 1.0f);
-    bf16 *B = random_bf16(rng, (size_t)brows * c->ldb, 0.5f);
-    float *C = malloc(sizeof(float) * c->M * c->ldc), *C0 = malloc(sizeof(float) * c->M * c->ldc);
-    ck_assert(C && C0);
-    for (int i = 0; i < c->M * c->ldc; i++)
-        C0[i] = c->beta != 0.0f ? (float)rng_normal(rng) : NAN;  // beta 0 must ignore C
-    memcpy(C, C0, sizeof(float) * c->M * c->ldc);
-    Err err;
-    int rc = matmul_bf16(g, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
-                         c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta, C, c->ldc,
-                         &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
+// Random normal float32 values.
+static float *random_f32(Rng *rng, size_t n) {
+    float *x = malloc(n * sizeof *x);
+    ck_assert(x);
+    for (size_t i = 0; i < n; i++) x[i] = (float)rng_normal(rng);
+    return x;
+}
+
+// Asserts C == alpha op(A) op(B) + beta C0, computed in double over the
+// bf16 inputs, within the error bound of any float32 summation order:
+// products of two bf16 are exact in float32, so the error is that of K-1
+// float32 additions, at most (K-1) u sum|a b|, u = 2^-24 (Higham, Accuracy
+// and Stability, 3.1), plus one rounding each for alpha's product and beta's
+// sum.  We allow (K + 2) u (sum |alpha a b| + |beta c0|).  Columns past N
+// (C's padding) must be untouched.
+static void assert_gemm(const char *what, const Case *c, const bf16 *A, const bf16 *B,
+                        const float *C0, const float *C) {
     for (int m = 0; m < c->M; m++) {
         for (int n = 0; n < c->ldc; n++) {
             float got = C[(size_t)m * c->ldc + n];
-            if (n >= c->N) {  // beyond N: C's padding, untouched
+            if (n >= c->N) {
                 ck_assert(memcmp(&got, &C0[(size_t)m * c->ldc + n], sizeof got) == 0);
                 continue;
             }
@@ -239,12 +237,30 @@ static void check_case(GemmContext *g, const Case *c, Rng *rng) {
             double want = c->alpha * sum + c->beta * c0;
             double tol = (c->K + 2) * 0x1p-24 * (fabs(c->alpha) * mag + fabs(c->beta * c0));
             ck_assert_msg(fabs(got - want) <= tol,
-                          "%s%s M=%d N=%d K=%d alpha=%g beta=%g: C[%d,%d] = %.9g, want %.9g "
+                          "%s: %s%s M=%d N=%d K=%d alpha=%g beta=%g: C[%d,%d] = %.9g, want %.9g "
                           "(tolerance %.3g)",
-                          c->ta ? "A^T" : "A", c->tb ? " B^T" : " B", c->M, c->N, c->K,
+                          what, c->ta ? "A^T" : "A", c->tb ? " B^T" : " B", c->M, c->N, c->K,
                           (double)c->alpha, (double)c->beta, m, n, (double)got, want, tol);
         }
     }
+}
+
+// One matmul_bf16 call on random inputs, checked by assert_gemm.
+static void check_case(GemmContext *g, const Case *c, Rng *rng) {
+    int arows = c->ta ? c->K : c->M, brows = c->tb ? c->N : c->K;
+    bf16 *A = random_bf16(rng, (size_t)arows * c->lda, 1.0f);
+    bf16 *B = random_bf16(rng, (size_t)brows * c->ldb, 0.5f);
+    float *C = malloc(sizeof(float) * c->M * c->ldc), *C0 = malloc(sizeof(float) * c->M * c->ldc);
+    ck_assert(C && C0);
+    for (int i = 0; i < c->M * c->ldc; i++)
+        C0[i] = c->beta != 0.0f ? (float)rng_normal(rng) : NAN;  // beta 0 must ignore C
+    memcpy(C, C0, sizeof(float) * c->M * c->ldc);
+    Err err;
+    int rc = matmul_bf16(g, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
+                         c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta, C, c->ldc,
+                         &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    assert_gemm("matmul_bf16", c, A, B, C0, C);
     free(A), free(B), free(C), free(C0);
 }
 
@@ -348,6 +364,94 @@ START_TEST(test_cache_and_threads) {
 }
 END_TEST
 
+// Same inputs, same threads, same context: the same bits (oneDNN splits the
+// work, including any split of K, the same way each time).  Shapes of a
+// weight gradient (long K = tokens) and a forward GEMM.
+START_TEST(test_rerun_bits) {
+    static const Case SHAPES[] = {{1, 0, 384, 384, 2048, 384, 384, 384, 1.0f, 1.0f},
+                                  {0, 1, 512, 1536, 384, 384, 384, 1536, 1.0f, 0.0f}};
+    Err err;
+    Rng rng;
+    rng_seed(&rng, 21);
+    GemmContext *g = gemm_context_build(GEMM_M_EXACT, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    for (size_t i = 0; i < sizeof SHAPES / sizeof *SHAPES; i++) {
+        const Case *c = &SHAPES[i];
+        size_t na = (size_t)(c->ta ? c->K : c->M) * c->lda, nb = (size_t)(c->tb ? c->N : c->K) * c->ldb;
+        size_t nc = (size_t)c->M * c->ldc;
+        bf16 *A = random_bf16(&rng, na, 1.0f), *B = random_bf16(&rng, nb, 1.0f);
+        float *C0 = random_f32(&rng, nc), *C[2];
+        for (int r = 0; r < 2; r++) {
+            C[r] = malloc(nc * sizeof(float));
+            ck_assert(C[r]);
+            memcpy(C[r], C0, nc * sizeof(float));
+            ck_assert_int_eq(matmul_bf16(g, c->ta ? CblasTrans : CblasNoTrans,
+                                         c->tb ? CblasTrans : CblasNoTrans, c->M, c->N, c->K,
+                                         c->alpha, A, c->lda, B, c->ldb, c->beta, C[r], c->ldc,
+                                         &err),
+                             0);
+        }
+        ck_assert_msg(memcmp(C[0], C[1], nc * sizeof(float)) == 0, "shape %zu: reruns differ", i);
+        free(A), free(B), free(C0), free(C[0]), free(C[1]);
+    }
+    gemm_context_free(g);
+}
+END_TEST
+
+// linear_forward_bf16 / linear_backward_bf16 (model/layers.c): each GEMM
+// against the double reference (assert_gemm), dbias against a double column
+// sum of the float32 dout (N float32 additions: N u sum|dout| allowed).
+START_TEST(test_linear_layers) {
+    enum { N = 37, K = 40, C = 24 };
+    Rng rng;
+    rng_seed(&rng, 11);
+    Err err;
+    GemmContext *g = gemm_context_build(GEMM_M_EXACT, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    bf16 *in_h = random_bf16(&rng, N * K, 1.0f), *w_h = random_bf16(&rng, C * K, 0.3f);
+    bf16 *dout_h = random_bf16(&rng, N * C, 1.0f);
+    float *bias = random_f32(&rng, C), *out = random_f32(&rng, N * C);
+    float *dout = malloc(sizeof(float) * N * C);
+    ck_assert(dout);
+    for (int i = 0; i < N * C; i++) dout[i] = bf16_to_float(dout_h[i]);
+
+    // forward: out = in W^T + bias, i.e. GEMM onto rows of bias (beta 1)
+    ck_assert_int_eq(linear_forward_bf16(g, out, in_h, w_h, bias, N, K, C, &err), 0);
+    float *bias_rows = malloc(sizeof(float) * N * C);
+    ck_assert(bias_rows);
+    for (int i = 0; i < N * C; i++) bias_rows[i] = bias[i % C];
+    Case fwd = {0, 1, N, C, K, K, K, C, 1.0f, 1.0f};
+    assert_gemm("linear_forward_bf16", &fwd, in_h, w_h, bias_rows, out);
+
+    for (int acc = 0; acc <= 1; acc++) {
+        float *dw0 = random_f32(&rng, C * K), *din0 = random_f32(&rng, N * K);
+        float *db0 = random_f32(&rng, C);
+        float *dw = malloc(sizeof(float) * C * K), *din = malloc(sizeof(float) * N * K);
+        float *db = malloc(sizeof(float) * C);
+        ck_assert(dw && din && db);
+        memcpy(dw, dw0, sizeof(float) * C * K);
+        memcpy(din, din0, sizeof(float) * N * K);
+        memcpy(db, db0, sizeof(float) * C);
+        ck_assert_int_eq(linear_backward_bf16(g, din, dw, db, dout, dout_h, in_h, w_h, N, K, C,
+                                              acc, &err),
+                         0);
+        Case dweight = {1, 0, C, K, N, C, K, K, 1.0f, 1.0f};  // dW += dout^T in
+        assert_gemm("linear_backward_bf16 dweight", &dweight, dout_h, in_h, dw0, dw);
+        Case dinput = {0, 0, N, K, C, C, K, K, 1.0f, acc ? 1.0f : 0.0f};  // din (+)= dout W
+        assert_gemm("linear_backward_bf16 din", &dinput, dout_h, w_h, din0, din);
+        for (int c = 0; c < C; c++) {
+            double want = db0[c], mag = fabs(db0[c]);
+            for (int n = 0; n < N; n++) want += dout[n * C + c], mag += fabs(dout[n * C + c]);
+            ck_assert_msg(fabs(db[c] - want) <= N * 0x1p-24 * mag, "dbias[%d] = %.9g, want %.9g",
+                          c, (double)db[c], want);
+        }
+        free(dw0), free(din0), free(db0), free(dw), free(din), free(db);
+    }
+    free(in_h), free(w_h), free(dout_h), free(bias), free(out), free(dout), free(bias_rows);
+    gemm_context_free(g);
+}
+END_TEST
+
 // ---------------------------------------------------------- precision table
 
 START_TEST(test_precision_table) {
@@ -383,6 +487,8 @@ Suite *bf16_suite(void) {
     tcase_add_test(tc, test_rows);
     tcase_add_test(tc, test_matmul_against_double);
     tcase_add_test(tc, test_cache_and_threads);
+    tcase_add_test(tc, test_rerun_bits);
+    tcase_add_test(tc, test_linear_layers);
     tcase_add_test(tc, test_precision_table);
     suite_add_tcase(s, tc);
     return s;
