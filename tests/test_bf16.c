@@ -196,7 +196,7 @@ typedef struct {
 
 // Random bf16 values (normal, scaled) for a matrix of `numel` entries.
 static bf16 *random_bf16(Rng *rng, size_t numel, float scale) {
-    bf16 *m = malloc(numel * sizeof *m);
+    bf16 *m = malloc((numel + 1) * sizeof *m);  // + 1: K = 0 makes empty matrices
     ck_assert(m);
     for (size_t i = 0; i < numel; i++) m[i] = bf16_from_float((float)rng_normal(rng) * scale);
     return m;
@@ -290,6 +290,8 @@ static const Case CASES[] = {
     {1, 1, 7, 13, 17, 8, 18, 16, 1.0f, 1.0f},
     {1, 1, 33, 1, 1, 40, 1, 1, 1.0f, 0.0f},
     {0, 0, 5, 300, 1000, 1001, 301, 300, 1.0f, 1.0f},
+    {0, 0, 3, 5, 0, 1, 5, 6, 1.0f, 0.5f},  // K = 0: C = beta C
+    {0, 0, 3, 5, 0, 1, 5, 5, 1.0f, 0.0f},
 };
 
 START_TEST(test_matmul_against_double) {
