@@ -133,35 +133,48 @@ static int gemm_bench(int threads, int reps) {
     static const int SHAPES[][3] = {{4096, 1536, 384}, {4096, 384, 1536}, {4096, 1152, 384},
                                     {4096, 384, 384}};
     Err err;
-    GemmContext *exact = gemm_context_build(GEMM_M_EXACT, &err);
-    GemmContext *runtime = exact ? gemm_context_build(GEMM_M_RUNTIME, &err) : NULL;
-    if (!runtime) {
-        fprintf(stderr, "bench: %s\n", err.msg);
-        gemm_context_free(exact);
-        return 1;
+    const PrecisionInfo *bf = precision_info(PRECISION_BF16);
+    GemmContext *exact = NULL, *runtime = NULL;
+    if (bf->available()) {
+        exact = gemm_context_build(GEMM_M_EXACT, &err);
+        runtime = exact ? gemm_context_build(GEMM_M_RUNTIME, &err) : NULL;
+        if (!runtime) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            gemm_context_free(exact);
+            return 1;
+        }
     }
-    const char *native = precision_info(PRECISION_BF16)->native_isa();
+    const char *native = bf->native_isa();
     printf("GEMM ceilings, %d threads, median of %d; oneDNN ISA %s (bf16 %s), conversion kernel %s\n\n",
-           threads, reps, gemm_onednn_isa(), native ? native : "emulated",
+           threads, reps, gemm_onednn_isa(),
+           native ? native : bf->available() ? "emulated" : "unavailable",
            bf16_kernel_name(bf16_kernel_best()));
     printf("| M x N x K (C = A B^T) | OpenBLAS sgemm | oneDNN bf16, M fixed | oneDNN bf16, runtime M | bf16 / fp32 | primitive creation, fixed / runtime M | implementation |\n"
            "|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof SHAPES / sizeof *SHAPES; i++) {
         int M = SHAPES[i][0], N = SHAPES[i][1], K = SHAPES[i][2];
         double create = 0, create_rt = 0, fp32 = sgemm_peak_gflops(M, N, K, threads, reps);
+        if (!exact) {
+            printf("| %dx%dx%d | %.1f GFLOP/s | n/a | n/a | | | |\n", M, N, K, fp32);
+            continue;
+        }
         double fixed = bf16_gflops(exact, M, N, K, reps, &create);
         double rt = bf16_gflops(runtime, M, N, K, reps, &create_rt);
         printf("| %dx%dx%d | %.1f GFLOP/s | %.1f GFLOP/s | %.1f GFLOP/s | %.2fx | %.2f / %.2f ms | %s, %s |\n",
                M, N, K, fp32, fixed, rt, fixed / fp32, create, create_rt,
                gemm_context_last_impl(exact), gemm_context_last_impl(runtime));
     }
-    printf("\nprimitives created: M fixed %d in %.1f ms, runtime M %d in %.1f ms\n",
-           gemm_context_primitives(exact), gemm_context_create_ms(exact),
-           gemm_context_primitives(runtime), gemm_context_create_ms(runtime));
-    double f32_us, bf16_us;
-    small_gemm_cost(exact, 128, 128, 32, reps, &f32_us, &bf16_us);
-    printf("one attention head's Q K^T (128x128x32), per call on each thread inside a parallel region: sgemm %.2f us, bf16 matmul %.2f us\n",
-           f32_us, bf16_us);
+    if (exact) {
+        printf("\nprimitives created: M fixed %d in %.1f ms, runtime M %d in %.1f ms\n",
+               gemm_context_primitives(exact), gemm_context_create_ms(exact),
+               gemm_context_primitives(runtime), gemm_context_create_ms(runtime));
+        double f32_us, bf16_us;
+        small_gemm_cost(exact, 128, 128, 32, reps, &f32_us, &bf16_us);
+        printf("one attention head's Q K^T (128x128x32), per call on each thread inside a parallel region: sgemm %.2f us, bf16 matmul %.2f us\n",
+               f32_us, bf16_us);
+    } else {
+        printf("\nbf16: oneDNN has no bf16 matmul on this CPU (it needs AVX-512)\n");
+    }
     size_t n = 4096 * 1536;
     float *x = malloc(n * sizeof *x);
     bf16 *h = calloc(n, sizeof *h);

@@ -63,6 +63,11 @@ static uint64_t key_hash(const GemmKey *k) {
 static int key_equal(const GemmKey *a, const GemmKey *b) { return memcmp(a, b, sizeof *a) == 0; }
 
 GemmContext *gemm_context_build(GemmMPolicy policy, Err *err) {
+    if (!gemm_bf16_available()) {
+        err_set(err, "bf16: oneDNN has no bf16 matmul on this CPU (its instruction set: %s; "
+                     "bf16 needs AVX-512)", gemm_onednn_isa());
+        return NULL;
+    }
     GemmContext *g = err_calloc(err, 1, sizeof *g, "GEMM context");
     if (!g) return NULL;
     g->policy = policy;
@@ -250,6 +255,20 @@ const char *gemm_onednn_isa(void) {
     for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
         if (isa == NAMES[i].isa) return NAMES[i].name;
     return "unknown";
+}
+
+// oneDNN's ISA values are bit sets: an ISA includes the bits of those below
+// it, so "at least X" is (isa & X) == X.
+static int isa_at_least(dnnl_cpu_isa_t isa) {
+    return (dnnl_get_effective_cpu_isa() & isa) == isa;
+}
+
+int gemm_bf16_available(void) { return isa_at_least(dnnl_cpu_isa_avx512_core); }
+
+const char *gemm_bf16_native(void) {
+    if (isa_at_least(dnnl_cpu_isa_avx512_core_amx)) return "AMX-BF16";
+    if (isa_at_least(dnnl_cpu_isa_avx512_core_bf16)) return "AVX512-BF16";
+    return NULL;
 }
 
 #endif

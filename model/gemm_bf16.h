@@ -1,7 +1,9 @@
 // bf16 GEMM through oneDNN's matmul primitive: inputs in bf16, accumulation
 // and output in float32.  oneDNN picks the kernel at run time: AMX-BF16,
-// AVX512-BF16, or its emulation on plain AVX-512 / AVX2 (same results up to
-// summation order, much slower).
+// AVX512-BF16, or its emulation on plain AVX-512 (same results up to
+// summation order, slower than OpenBLAS's fp32).  Debian's oneDNN 2.6 has no
+// bf16 matmul at all below AVX-512 (an AVX2-only CPU): there the context
+// refuses to build, with a message that says so.
 //
 // Threads: Debian's oneDNN runs on libgomp, the same OpenMP runtime as ours,
 // so it uses our thread pool and our thread count (omp_set_num_threads, i.e.
@@ -32,6 +34,7 @@ typedef enum {
     GEMM_M_RUNTIME,    // one primitive for every M (DNNL_RUNTIME_DIM_VAL)
 } GemmMPolicy;
 
+// Fails (NULL, err set) where gemm_bf16_available() is 0.
 GemmContext *gemm_context_build(GemmMPolicy policy, Err *err);
 void gemm_context_free(GemmContext *g);
 
@@ -54,6 +57,13 @@ const char *gemm_context_last_impl(const GemmContext *g);
 
 // The most capable instruction set oneDNN will use on this CPU, by name
 // ("avx512_core_amx", "avx512_core_bf16", "avx512_core", "avx2", ...).
+// DNNL_MAX_CPU_ISA=AVX512_CORE (say) in the environment lowers it.
 const char *gemm_onednn_isa(void);
+
+// Whether oneDNN can run bf16 matmuls here at all (AVX-512 or better), and
+// the instruction set that runs them natively ("AMX-BF16", "AVX512-BF16"),
+// or NULL where they are emulated or unavailable.
+int gemm_bf16_available(void);
+const char *gemm_bf16_native(void);
 
 #endif

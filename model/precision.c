@@ -3,28 +3,23 @@
 
 #include "model/precision.h"
 
-#include <dnnl.h>
 #include <stdio.h>
 #include <string.h>
 
-static const char *fp32_native(void) { return "any x86-64 (OpenBLAS)"; }
+#include "model/gemm_bf16.h"
 
-// oneDNN's ISA values are bit sets: an ISA includes the bits of those below.
-static const char *bf16_native(void) {
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    if ((isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx) return "AMX-BF16";
-    if ((isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16)
-        return "AVX512-BF16";
-    return NULL;
-}
+static int fp32_available(void) { return 1; }
+static const char *fp32_native(void) { return "any x86-64 (OpenBLAS)"; }
 
 static const PrecisionInfo PRECISIONS[PRECISION_COUNT] = {
     [PRECISION_FP32] = {"fp32", "float32 throughout (bit-identical to earlier releases)",
-                        "OpenBLAS sgemm", fp32_native},
+                        "OpenBLAS sgemm", fp32_available, fp32_native},
     [PRECISION_BF16] = {"bf16",
                         "mixed precision: bf16 GEMM inputs, float32 accumulation, weights, "
-                        "gradients and everything else (native on AMX or AVX512-BF16 CPUs)",
-                        "oneDNN matmul, bf16 in, float32 out", bf16_native},
+                        "gradients and everything else (native on AMX or AVX512-BF16 CPUs, "
+                        "emulated on other AVX-512 CPUs, refused below)",
+                        "oneDNN matmul, bf16 in, float32 out", gemm_bf16_available,
+                        gemm_bf16_native},
 };
 
 const PrecisionInfo *precision_info(Precision p) { return &PRECISIONS[p]; }

@@ -18,8 +18,9 @@ typedef struct {
     const char *name;  // option value: "fp32", "bf16"
     const char *help;  // one line for --help
     const char *gemm;  // the GEMM implementation, for benches and logs
-    // The instruction set that runs this precision natively on this CPU
-    // (checked at run time), or NULL where only a slow emulation exists.
+    // Checked at run time: whether this CPU runs the precision at all, and
+    // the instruction set that runs it natively (NULL: emulated, slower).
+    int (*available)(void);
     const char *(*native_isa)(void);
 } PrecisionInfo;
 
