@@ -29,6 +29,10 @@ typedef struct GemmContext GemmContext;
 
 // How the cache treats M (the rows of C, i.e. batch x tokens, which varies
 // with length-grouped batches).
+// Measured (bench --gemm): oneDNN 2.6 serves runtime M with its older
+// gemm:jit kernels, not brgemm (its AMX kernels are brgemm); creating a fixed-M
+// brgemm primitive costs 0.3-0.7 ms (the first in a process ~5-20 ms).
+// Use GEMM_M_EXACT; GEMM_M_RUNTIME is kept for the bench's comparison.
 typedef enum {
     GEMM_M_EXACT = 0,  // one primitive per distinct M
     GEMM_M_RUNTIME,    // one primitive for every M (DNNL_RUNTIME_DIM_VAL)
