@@ -1,15 +1,19 @@
-# The engine: gcc + OpenMP + OpenBLAS, cJSON, Check, libsentencepiece.
-# Everything is found through pkg-config.
+# The engine: gcc + OpenMP + OpenBLAS, cJSON, Check, libsentencepiece, and
+# oneDNN (bf16 GEMMs).  Everything is found through pkg-config, except
+# Debian's libdnnl-dev, which ships no .pc file (then plain -ldnnl; its
+# headers are in /usr/include).
 
 CC       ?= gcc
 CXX      ?= g++
 PKGS     := openblas libcjson sentencepiece
+DNNL_CFLAGS := $(shell pkg-config --silence-errors --cflags dnnl)
+DNNL_LIBS   := $(shell pkg-config --silence-errors --libs dnnl || echo -ldnnl)
 ARCH     ?= -march=native
 OPT      ?= -O3
 CFLAGS   += $(OPT) $(ARCH) -std=gnu11 -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -I. \
-            $(shell pkg-config --cflags $(PKGS))
+            $(shell pkg-config --cflags $(PKGS)) $(DNNL_CFLAGS)
 CXXFLAGS += $(OPT) $(ARCH) -std=c++17 -Wall -Wextra -I.
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lstdc++ -lm -fopenmp
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) $(DNNL_LIBS) -lstdc++ -lm -fopenmp
 CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS   := $(shell pkg-config --libs check)
 

@@ -4,13 +4,18 @@
 //   - training step time per attention map (forward + backward + AdamW),
 // with medians over repeated runs (the machine is noisy).
 //   build/bench --model DIR [--batch 32] [--seq 128] [--threads 2] [--reps 7]
+// With --gemm, instead: the GEMM ceilings at the model's shapes, OpenBLAS
+// sgemm against oneDNN's bf16 matmul, its ISA and primitive costs.
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "model/bert.h"
+#include "model/gemm_bf16.h"
+#include "model/precision.h"
 #include "app/options.h"
 #include "train/optim.h"
 #include "util/clock.h"
@@ -54,6 +59,137 @@ static double sgemm_peak_gflops(int M, int N, int K, int threads, int reps) {
     return 2.0 * M * N * K / median(times, reps) / 1e9;
 }
 
+// oneDNN bf16 matmul, C[M,N] = A[M,K] B[N,K]^T as linear_forward calls it,
+// on all threads from outside a parallel region.  Returns GFLOP/s (0 on
+// error); *create_ms gets the time spent creating its primitive.
+static double bf16_gflops(GemmContext *g, int M, int N, int K, int reps, double *create_ms) {
+    bf16 *a = calloc((size_t)M * K, sizeof(bf16)), *b = calloc((size_t)N * K, sizeof(bf16));
+    float *c = calloc((size_t)M * N, sizeof(float));
+    double times[64], created = gemm_context_create_ms(g);
+    Err err;
+    int ok = a && b && c;
+    for (int r = 0; ok && r < reps + 2; r++) {
+        double t0 = now();
+        ok = matmul_bf16(g, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N,
+                         &err) == 0;
+        if (r >= 2) times[r - 2] = now() - t0;
+    }
+    if (!ok) fprintf(stderr, "bench: %s\n", a && b && c ? err.msg : "out of memory");
+    free(a), free(b), free(c);
+    if (!ok) return 0;
+    if (create_ms) *create_ms = gemm_context_create_ms(g) - created;
+    return 2.0 * M * N * K / median(times, reps) / 1e9;
+}
+
+// Microseconds per call of a small GEMM (one attention head: scores Q K^T)
+// made as attention makes it, every thread calling from inside a parallel
+// region on its own output: fp32 OpenBLAS against bf16 oneDNN, the fixed
+// cost per call.
+static void small_gemm_cost(GemmContext *g, int M, int N, int K, int reps, double *us_fp32,
+                            double *us_bf16) {
+    enum { CALLS = 200 };
+    int nt = omp_get_max_threads();
+    float *af = calloc((size_t)M * K, 4), *bf = calloc((size_t)N * K, 4);
+    float *c = calloc((size_t)M * N * nt, 4);
+    bf16 *ah = calloc((size_t)M * K, 2), *bh = calloc((size_t)N * K, 2);
+    double tf[64], th[64];
+    *us_fp32 = *us_bf16 = 0;
+    if (af && bf && c && ah && bh) {
+        for (int r = 0; r < reps; r++) {
+            double t0 = now(), t1 = 0;
+#pragma omp parallel
+            {
+                float *ct = c + (size_t)omp_get_thread_num() * M * N;
+                for (int i = 0; i < CALLS; i++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, af, K, bf,
+                                K, 0.0f, ct, N);
+#pragma omp barrier
+#pragma omp single
+                t1 = now();
+                Err err;
+                for (int i = 0; i < CALLS; i++)
+                    matmul_bf16(g, CblasNoTrans, CblasTrans, M, N, K, 1.0f, ah, K, bh, K, 0.0f, ct,
+                                N, &err);
+            }
+            tf[r] = (t1 - t0) / CALLS * 1e6, th[r] = (now() - t1) / CALLS * 1e6;
+        }
+        *us_fp32 = median(tf, reps), *us_bf16 = median(th, reps);
+    }
+    free(af), free(bf), free(c), free(ah), free(bh);
+}
+
+// float32 -> bf16 conversion bandwidth of one kernel on n values already in
+// memory, GB/s read + written, best of reps (bandwidth-bound, so noisy).
+static double convert_gbps(Bf16Kernel k, bf16 *h, const float *x, size_t n, int reps) {
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) {
+        double t0 = now();
+        float_to_bf16_with(k, h, x, n);
+        if (r > 0 && now() - t0 < best) best = now() - t0;
+    }
+    return 6.0 * n / best / 1e9;
+}
+
+static int gemm_bench(int threads, int reps) {
+    static const int SHAPES[][3] = {{4096, 1536, 384}, {4096, 384, 1536}, {4096, 1152, 384},
+                                    {4096, 384, 384}};
+    Err err;
+    const PrecisionInfo *bf = precision_info(PRECISION_BF16);
+    GemmContext *exact = NULL, *runtime = NULL;
+    if (bf->available()) {
+        exact = gemm_context_build(GEMM_M_EXACT, &err);
+        runtime = exact ? gemm_context_build(GEMM_M_RUNTIME, &err) : NULL;
+        if (!runtime) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            gemm_context_free(exact);
+            return 1;
+        }
+    }
+    const char *native = bf->native_isa();
+    printf("GEMM ceilings, %d threads, median of %d; oneDNN ISA %s (bf16 %s), conversion kernel %s\n\n",
+           threads, reps, gemm_onednn_isa(),
+           native ? native : bf->available() ? "emulated" : "unavailable",
+           bf16_kernel_name(bf16_kernel_best()));
+    printf("| M x N x K (C = A B^T) | OpenBLAS sgemm | oneDNN bf16, M fixed | oneDNN bf16, runtime M | bf16 / fp32 | primitive creation, fixed / runtime M | implementation |\n"
+           "|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof SHAPES / sizeof *SHAPES; i++) {
+        int M = SHAPES[i][0], N = SHAPES[i][1], K = SHAPES[i][2];
+        double create = 0, create_rt = 0, fp32 = sgemm_peak_gflops(M, N, K, threads, reps);
+        if (!exact) {
+            printf("| %dx%dx%d | %.1f GFLOP/s | n/a | n/a | | | |\n", M, N, K, fp32);
+            continue;
+        }
+        double fixed = bf16_gflops(exact, M, N, K, reps, &create);
+        double rt = bf16_gflops(runtime, M, N, K, reps, &create_rt);
+        printf("| %dx%dx%d | %.1f GFLOP/s | %.1f GFLOP/s | %.1f GFLOP/s | %.2fx | %.2f / %.2f ms | %s, %s |\n",
+               M, N, K, fp32, fixed, rt, fixed / fp32, create, create_rt,
+               gemm_context_last_impl(exact), gemm_context_last_impl(runtime));
+    }
+    if (exact) {
+        printf("\nprimitives created: M fixed %d in %.1f ms, runtime M %d in %.1f ms\n",
+               gemm_context_primitives(exact), gemm_context_create_ms(exact),
+               gemm_context_primitives(runtime), gemm_context_create_ms(runtime));
+        double f32_us, bf16_us;
+        small_gemm_cost(exact, 128, 128, 32, reps, &f32_us, &bf16_us);
+        printf("one attention head's Q K^T (128x128x32), per call on each thread inside a parallel region: sgemm %.2f us, bf16 matmul %.2f us\n",
+               f32_us, bf16_us);
+    } else {
+        printf("\nbf16: oneDNN has no bf16 matmul on this CPU (it needs AVX-512)\n");
+    }
+    size_t n = 4096 * 1536;
+    float *x = malloc(n * sizeof *x);
+    bf16 *h = calloc(n, sizeof *h);
+    for (size_t i = 0; x && h && i < n; i++) x[i] = (float)i * 1e-3f;
+    for (int k = 0; x && h && k < BF16_KERNEL_COUNT; k++)
+        if (bf16_kernel_available((Bf16Kernel)k))
+            printf("float32 -> bf16, kernel %s, 4096x1536 values, 1 thread: %.1f GB/s\n",
+                   bf16_kernel_name((Bf16Kernel)k), convert_gbps((Bf16Kernel)k, h, x, n, reps));
+    free(x), free(h);
+    gemm_context_free(exact);
+    gemm_context_free(runtime);
+    return 0;
+}
+
 // Forward FLOPs of the encoder for B x T tokens (matmuls and attention).
 static double forward_flops(const BertConfig *c, int B, int T) {
     double N = (double)B * T, H = c->hidden_size, F = c->intermediate_size;
@@ -65,18 +201,24 @@ static double forward_flops(const BertConfig *c, int B, int T) {
 int main(int argc, char **argv) {
     const char *model_dir = CLI_DEFAULT_MODEL;
     int B = 32, T = 128, threads = 2, reps = 7;
+    bool gemm_only = false;
     const CliOption opts[] = {
         {"model", CLI_STRING, &model_dir, "DIR", "model directory"},
         {"batch", CLI_INT, &B, "N", "batch size", .range = CLI_AT_LEAST(1)},
         {"seq", CLI_INT, &T, "N", "sequence length (every row full)", .range = CLI_AT_LEAST(2)},
         {"threads", CLI_INT, &threads, "N", "threads", .range = CLI_AT_LEAST(1)},
         {"reps", CLI_INT, &reps, "N", "timed repetitions per measurement (median)", .range = CLI_IN(1, MAX_REPS)},
+        {"gemm", CLI_FLAG, &gemm_only, NULL, "only the GEMM ceilings: OpenBLAS sgemm, oneDNN bf16"},
     };
     const CliTable tables[] = {CLI_TABLE(opts)};
     const CliCommand cmd = {"build/bench", about, CLI_BENCH};
     Err err;
     int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
     if (rc == 1) return 0;
+    if (rc == 0 && gemm_only) {
+        bert_set_threads(threads);
+        return gemm_bench(threads, reps);
+    }
     HfConfig cfg;
     if (rc == 0) rc = hf_config_load(model_dir, &cfg, &err);
     if (rc != 0) {

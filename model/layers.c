@@ -61,12 +61,19 @@ static void gemm_rows(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int 
     }
 }
 
-void linear_forward(real *out, const real *in, const real *weight, const real *bias, int N, int K,
-                    int C) {
+// out [N, C] = bias [C] in every row: the GEMM then adds onto it.
+static void bias_rows(real *out, const real *bias, int N, int C) {
 #pragma omp parallel for
     for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, bias, sizeof(real) * C);
+}
+
+void linear_forward(real *out, const real *in, const real *weight, const real *bias, int N, int K,
+                    int C) {
+    bias_rows(out, bias, N, C);
     gemm_rows(CblasNoTrans, CblasTrans, N, C, K, 1.0f, in, K, weight, K, 1.0f, out, C);
 }
+
+static void bias_backward(real *dbias, const real *dout, int N, int C);
 
 void linear_backward(real *din, real *dweight, real *dbias, const real *dout, const real *in,
                      const real *weight, int N, int K, int C, int din_accumulate) {
@@ -74,6 +81,11 @@ void linear_backward(real *din, real *dweight, real *dbias, const real *dout, co
     if (din)
         gemm_rows(CblasNoTrans, CblasNoTrans, N, K, C, 1.0f, dout, C, weight, K,
                   din_accumulate ? 1.0f : 0.0f, din, K);
+    bias_backward(dbias, dout, N, C);
+}
+
+// dbias [C] += colsum(dout [N, C]).
+static void bias_backward(real *dbias, const real *dout, int N, int C) {
     // Column blocks keep each thread on contiguous memory.
     enum { BLOCK = 64 };
 #pragma omp parallel for
@@ -87,6 +99,30 @@ void linear_backward(real *din, real *dweight, real *dbias, const real *dout, co
         for (int c = c0; c < c1; c++) dbias[c] += acc[c - c0];
     }
 }
+
+#if !REAL_IS_DOUBLE
+// The bf16 GEMMs run from outside any parallel region, so oneDNN spreads
+// each one over all our OpenMP threads itself (see gemm_bf16.h).
+int linear_forward_bf16(GemmContext *g, float *out, const bf16 *in_h, const bf16 *weight_h,
+                        const float *bias, int N, int K, int C, Err *err) {
+    bias_rows(out, bias, N, C);
+    return matmul_bf16(g, CblasNoTrans, CblasTrans, N, C, K, 1.0f, in_h, K, weight_h, K, 1.0f,
+                       out, C, err);
+}
+
+int linear_backward_bf16(GemmContext *g, float *din, float *dweight, float *dbias,
+                         const float *dout, const bf16 *dout_h, const bf16 *in_h,
+                         const bf16 *weight_h, int N, int K, int C, int din_accumulate, Err *err) {
+    if (matmul_bf16(g, CblasTrans, CblasNoTrans, C, K, N, 1.0f, dout_h, C, in_h, K, 1.0f, dweight,
+                    K, err) != 0)
+        return -1;
+    if (din && matmul_bf16(g, CblasNoTrans, CblasNoTrans, N, K, C, 1.0f, dout_h, C, weight_h, K,
+                           din_accumulate ? 1.0f : 0.0f, din, K, err) != 0)
+        return -1;
+    bias_backward(dbias, dout, N, C);
+    return 0;
+}
+#endif
 
 // ---------------------------------------------------------------- layernorm
 

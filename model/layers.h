@@ -29,6 +29,19 @@ void linear_forward(real *out, const real *in, const real *weight, const real *b
 void linear_backward(real *din, real *dweight, real *dbias, const real *dout, const real *in,
                      const real *weight, int N, int K, int C, int din_accumulate);
 
+#if !REAL_IS_DOUBLE
+#include "model/gemm_bf16.h"
+// The same two in bf16 mixed precision (float32 build only): GEMM inputs in
+// bf16 (in_h, weight_h, dout_h: bf16 copies of in, weight, dout), float32
+// accumulation, outputs and gradients; dbias from the float32 dout.
+// Return 0, or -1 with err set when oneDNN fails.
+int linear_forward_bf16(GemmContext *g, float *out, const bf16 *in_h, const bf16 *weight_h,
+                        const float *bias, int N, int K, int C, Err *err);
+int linear_backward_bf16(GemmContext *g, float *din, float *dweight, float *dbias,
+                         const float *dout, const bf16 *dout_h, const bf16 *in_h,
+                         const bf16 *weight_h, int N, int K, int C, int din_accumulate, Err *err);
+#endif
+
 // out [N, H] = LayerNorm(in) * weight + bias; saves mean [N] and rstd [N].
 void layernorm_forward(real *out, real *mean, real *rstd, const real *in, const real *weight,
                        const real *bias, int N, int H, real eps);
