@@ -17,7 +17,7 @@ BUILD    := build
 LIB_SRC  := $(wildcard util/*.c weights/*.c tokenizer/*.c model/*.c train/*.c tasks/*.c app/*.c)
 LIB_CXX  := $(wildcard tokenizer/*.cc)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
-CMDS     := finetune evaluate export
+CMDS     := finetune evaluate export report attention
 TEST_SRC := $(wildcard tests/test_*.c)
 SUITES   := $(patsubst tests/test_%.c,%,$(TEST_SRC))
 

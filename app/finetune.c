@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/report.h"
 #include "app/score_print.h"
 #include "util/fileio.h"
 #include "util/rng.h"
@@ -210,13 +211,54 @@ done:
     return rc;
 }
 
+// The run's configuration as the log's first record (the report shows it).
+static int log_config(Trainer *t, Err *err) {
+    cJSON *j = run_config_json(t);
+    if (!j) return err_set(err, "%s: out of memory", t->path_log);
+    cJSON_AddItemToObjectCS(j, "event", cJSON_CreateString("config"));
+    cJSON_AddNumberToObject(j, "step", 0);
+    cJSON_AddNumberToObject(j, "total_steps", (double)t->total_steps);
+    cJSON_AddNumberToObject(j, "batches_per_epoch", t->batches_per_epoch);
+    cJSON_AddNumberToObject(j, "train_examples", tokset_size(t->train_ts));
+    cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!text) return err_set(err, "%s: out of memory", t->path_log);
+    fprintf(t->log, "%s\n", text);
+    free(text);
+    if (fflush(t->log) != 0 || ferror(t->log)) return err_set(err, "%s: write failed", t->path_log);
+    return 0;
+}
+
 // ------------------------------------------------------------ evaluation
 
-static int score_dev_splits(Trainer *t, const char *why, Err *err) {
+// Adds the fraction of exact zeros among real attention probabilities of
+// the last prediction pass, per layer and overall (what ./evaluate reports).
+static void add_zero_fractions(const Bert *model, cJSON *j) {
+    const uint64_t *zeros, *total;
+    bert_zero_counts(model, &zeros, &total);
+    uint64_t z = 0, n = 0;
+    cJSON *per_layer = cJSON_AddArrayToObject(j, "attention_zeros");
+    for (int l = 0; l < bert_config(model)->num_layers; l++) {
+        cJSON_AddItemToArray(per_layer, cJSON_CreateNumber(total[l] ? (double)zeros[l] / (double)total[l] : 0.0));
+        z += zeros[l];
+        n += total[l];
+    }
+    cJSON_AddNumberToObject(j, "attention_zeros_overall", n ? (double)z / (double)n : 0.0);
+}
+
+static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *err) {
     double primary = NAN;
+    // Sparse maps: count exact zeros on the dev set for the log and the report.
+    const int sparse = bert_config(t->s.model)->attn.kind != ATTN_SOFTMAX;
+    bert_count_zeros(t->s.model, sparse);
     for (int d = 0; d < t->num_dev; d++) {
         double t0 = now_seconds();
-        if (session_predict(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out, err) != 0)
+        char label[96];
+        snprintf(label, sizeof label, "eval %s", task_split_name(t->s.task, t->dev_split[d]));
+        bert_reset_zero_counts(t->s.model);
+        if (session_predict_progress(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out,
+                                     label, err) != 0)
             return -1;
         TaskScores sc;
         if (task_score(t->s.task, t->dev_ds[d], t->dev_out, &sc, err) != 0) return -1;
@@ -230,12 +272,20 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
         cJSON_AddNumberToObject(j, "step", (double)t->step);
         cJSON_AddStringToObject(j, "split", task_split_name(t->s.task, t->dev_split[d]));
         scores_to_json(j, &sc);
+        if (sparse) add_zero_fractions(t->s.model, j);
+        // Wall-clock fields last ("seconds" as in the step records).
+        cJSON_AddNumberToObject(j, "seconds", now_seconds() - t_start);
+        cJSON_AddNumberToObject(j, "eval_seconds", now_seconds() - t0);
         char *text = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
         if (text) fprintf(t->log, "%s\n", text);
         free(text);
         if (fflush(t->log) != 0 || ferror(t->log)) return err_set(err, "%s: write failed", t->path_log);
     }
+    bert_count_zeros(t->s.model, 0);
+    Err report_err;
+    if (report_write(t->opt->out_dir, &report_err) != 0)
+        fprintf(stderr, "warning: report: %s\n", report_err.msg);
     if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
         t->best_score = primary;
         t->best_step = t->step;
@@ -401,15 +451,21 @@ int finetune_run(const TrainOptions *o, Err *err) {
     fprintf(stderr, ", %s lr %g, %d threads\n", o->optim == OPTIM_SGD ? "sgd" : "adamw", o->lr,
             omp_get_max_threads());
 
+    if (!o->resume && log_config(&t, err) != 0) goto done;
     const long start_step = t.step;
     const double t_start = now_seconds();
+    // Time spent evaluating and writing checkpoints: not part of the
+    // per-step rate behind the ETA and tokens/s.
+    double paused = 0.0;
     double loss_sum = 0.0, t_last = t_start;
     long tokens_total = 0, tokens_window = 0, window = 0;
     while (t.step < t.total_steps) {
         float loss = 0, lr = 0;
         double gnorm = 0;
         long tokens = 0;
+        const double t_step = now_seconds();
         if (train_step(&t, &loss, &gnorm, &lr, &tokens, err) != 0) goto done;
+        const double step_seconds = now_seconds() - t_step;
         t.step++;
         loss_sum += loss;
         window++;
@@ -417,11 +473,12 @@ int finetune_run(const TrainOptions *o, Err *err) {
         tokens_window += tokens;
         fprintf(t.log,
                 "{\"event\":\"step\",\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"lr\":%.6g,"
-                "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f}\n",
+                "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f,\"step_seconds\":%.4f}\n",
                 t.step, (t.step - 1) / t.batches_per_epoch, loss, lr, gnorm, tokens,
-                now_seconds() - t_start);
+                now_seconds() - t_start, step_seconds);
         if (t.step % o->log_every == 0 || t.step == t.total_steps) {
-            double now = now_seconds(), per_step = (now - t_start) / (double)(t.step - start_step);
+            double now = now_seconds(),
+                   per_step = (now - t_start - paused) / (double)(t.step - start_step);
             char eta[32];
             format_duration(eta, sizeof eta, per_step * (double)(t.total_steps - t.step));
             fprintf(stderr,
@@ -438,14 +495,18 @@ int finetune_run(const TrainOptions *o, Err *err) {
             t_last = now;
         }
         int epoch_end = t.step % t.batches_per_epoch == 0, last = t.step == t.total_steps;
+        const double t_pause = now_seconds();
         if (epoch_end || last || (o->eval_every > 0 && t.step % o->eval_every == 0)) {
-            if (score_dev_splits(&t, epoch_end ? "epoch-end" : last ? "final" : "periodic", err) != 0)
+            if (score_dev_splits(&t, epoch_end ? "epoch-end" : last ? "final" : "periodic",
+                                 t_start, err) != 0)
                 goto done;
         }
         int stop = o->stop_after > 0 && t.step == o->stop_after;
         if (epoch_end || last || stop || (o->save_every > 0 && t.step % o->save_every == 0)) {
             if (save_checkpoint(&t, t.path_last, err) != 0) goto done;
         }
+        paused += now_seconds() - t_pause;
+        t_last += now_seconds() - t_pause;
         if (stop) {
             fprintf(stderr, "stopping after step %ld (--stop-after); continue with --resume\n", t.step);
             break;
@@ -462,6 +523,8 @@ int finetune_run(const TrainOptions *o, Err *err) {
     else
         fprintf(stderr, "no dev score; %s\n", t.path_last);
     rc = write_results(&t, wall, err);
+    if (rc == 0) rc = report_write(o->out_dir, err);
+    if (rc == 0) fprintf(stderr, "report: %s/report.html\n", o->out_dir);
 done:
     teardown(&t);
     return rc;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static Task *open_task(const SessionOptions *opt, const HfConfig *cfg, Err *err) {
     const char *names[HF_MAX_LABELS];
@@ -83,7 +84,22 @@ fail:
     return -1;
 }
 
+static double monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *out, Err *err) {
+    return session_predict_progress(s, ts, batch_size, out, NULL, err);
+}
+
+int session_predict_progress(Session *s, const TokenizedSet *ts, int batch_size, float *out,
+                             const char *label, Err *err) {
+    enum { PROGRESS_EVERY_SECONDS = 5 };
+    const double t0 = monotonic_seconds();
+    double last_print = t0;
+    int done_rows = 0;
     int rc = -1, width = task_num_outputs(s->task);
     BatchPlan *plan = plan_eval(tokset_lengths(ts), tokset_size(ts), batch_size, err);
     Batch *batch = batch_alloc(batch_size, tokset_max_len(ts), err);
@@ -95,6 +111,15 @@ int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *o
         BertInput in = {batch->size, batch->T, batch->ids, batch->type_ids, batch->lengths};
         if (bert_forward(s->model, &in, NULL, err) != 0) goto done;
         plan_scatter(plan, k, bert_logits(s->model), width, out);
+        done_rows += n;
+        double now = monotonic_seconds();
+        if (label && now - last_print >= PROGRESS_EVERY_SECONDS && k + 1 < plan_num_batches(plan)) {
+            // Longest rows come first, so the rate only improves: the ETA is an upper bound.
+            double eta = (now - t0) / done_rows * (tokset_size(ts) - done_rows);
+            fprintf(stderr, "%s: %d/%d examples (%.0fs, ETA %.0fs)\n", label, done_rows,
+                    tokset_size(ts), now - t0, eta);
+            last_print = now;
+        }
     }
     rc = 0;
 done:
