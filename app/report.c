@@ -86,7 +86,8 @@ static int read_step(RunLog *g, const cJSON *j, Err *err) {
 
 // Metrics are every number of an eval record but these.
 static int is_bookkeeping(const char *key) {
-    static const char *skip[] = {"step", "n", "primary", "eval_seconds", "attention_zeros_overall"};
+    static const char *skip[] = {"step", "n", "primary", "seconds", "eval_seconds",
+                                 "attention_zeros_overall"};
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
         if (strcmp(key, skip[i]) == 0) return 1;
     return 0;
@@ -298,7 +299,7 @@ static void summary_section(Html *h, const RunLog *g) {
         const cJSON *e = g->last_eval[s], *item;
         char key[128];
         cJSON_ArrayForEach(item, e) {
-            if (!cJSON_IsNumber(item) || strcmp(item->string, "eval_seconds") == 0) continue;
+            if (!cJSON_IsNumber(item) || strstr(item->string, "seconds")) continue;
             snprintf(key, sizeof key, "last eval %s: %s",
                      cJSON_GetObjectItemCaseSensitive(e, "split")->valuestring, item->string);
             table_row(h, key, item);
