@@ -102,7 +102,8 @@ static void layout(Layout *lay, const ModelView *v, const AttentionViewOptions *
     lay->head1 = o->head >= 0 ? o->head + 1 : c->num_heads;
     int single = lay->layer1 - lay->layer0 == 1 && lay->head1 - lay->head0 == 1;
     double cell = (single ? 480.0 : 160.0) / v->T;
-    double lo = single ? 10 : 8, hi = single ? 32 : 14;
+    // At least room for a panel's "L11 H11" title.
+    double lo = single ? 10 : fmax(8, 48.0 / v->T), hi = single ? 32 : fmax(14, 48.0 / v->T);
     lay->cell = cell < lo ? lo : cell > hi ? hi : cell;
     lay->font = lay->cell * 0.8 < 12 ? lay->cell * 0.8 : 12;
     size_t longest = 1;
@@ -113,6 +114,8 @@ static void layout(Layout *lay, const ModelView *v, const AttentionViewOptions *
     lay->panel = v->T * lay->cell;
     int rows = lay->layer1 - lay->layer0, cols = lay->head1 - lay->head0;
     lay->width = lay->label_w + cols * (lay->panel + GAP);
+    double title_w = (double)(strlen(v->dir) + 24) * 8.5;  // the model's title, 14px bold
+    if (lay->width < title_w) lay->width = title_w;
     lay->height = TITLE_H + lay->label_w + rows * (PANEL_TITLE_H + lay->panel + GAP);
 }
 
@@ -141,7 +144,7 @@ static void draw_panel(Html *h, const ModelView *v, const Layout *lay, int l, in
                        double y0) {
     const int T = v->T, NH = v->config.bert.num_heads;
     const float *p = v->probs + ((size_t)l * NH + hd) * T * T;
-    html_printf(h, "<text x=\"%.1f\" y=\"%.1f\" style=\"font-size:11px\">layer %d, head %d</text>\n",
+    html_printf(h, "<text x=\"%.1f\" y=\"%.1f\" style=\"font-size:11px\">L%d H%d</text>\n",
                 x0, y0 - 3, l, hd);
     html_printf(h, "<g class=\"panel\" data-layer=\"%d\" data-head=\"%d\">\n", l, hd);
     for (int q = 0; q < T; q++)

@@ -120,7 +120,7 @@ static double px_y(const Axes *a, double y) {
 
 static void tick_label(char *out, size_t cap, double v) {
     if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3))
-        snprintf(out, cap, "%.0e", v);
+        snprintf(out, cap, "%.2g", v);
     else
         snprintf(out, cap, "%.4g", v);
 }
