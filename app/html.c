@@ -118,11 +118,14 @@ static double px_y(const Axes *a, double y) {
     return CHART_H - PAD_B - (v - a->y0) / (a->y1 - a->y0) * (CHART_H - PAD_T - PAD_B);
 }
 
-static void tick_label(char *out, size_t cap, double v) {
-    if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3))
+// Enough decimals to tell ticks `step` apart; exponents for tiny or huge steps.
+static void tick_label(char *out, size_t cap, double v, double step) {
+    if (v == 0)
+        snprintf(out, cap, "0");
+    else if (step < 1e-3 || fabs(v) >= 1e5)
         snprintf(out, cap, "%.2g", v);
     else
-        snprintf(out, cap, "%.4g", v);
+        snprintf(out, cap, "%.*f", step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9), v);
 }
 
 static void draw_axes(Html *h, const Axes *a, const ChartSpec *spec) {
@@ -133,7 +136,7 @@ static void draw_axes(Html *h, const Axes *a, const ChartSpec *spec) {
     double xs = nice_step(a->x1 - a->x0);
     for (double v = ceil(a->x0 / xs) * xs; v <= a->x1 + xs * 1e-9; v += xs) {
         double x = px_x(a, v);
-        tick_label(label, sizeof label, v);
+        tick_label(label, sizeof label, fabs(v) < xs * 1e-9 ? 0 : v, xs);
         html_printf(h, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#eee\"/>"
                        "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%s</text>\n",
                     x, top, x, bottom, x, bottom + 14, label);
@@ -142,7 +145,10 @@ static void draw_axes(Html *h, const Axes *a, const ChartSpec *spec) {
     for (double v = ceil(a->y0 / ys) * ys; v <= a->y1 + ys * 1e-9; v += ys) {
         double value = a->log_y ? pow(10, v) : v;
         double y = px_y(a, value);
-        tick_label(label, sizeof label, fabs(value) < ys * 1e-9 ? 0 : value);
+        if (a->log_y)
+            snprintf(label, sizeof label, "%g", value);
+        else
+            tick_label(label, sizeof label, fabs(value) < ys * 1e-9 ? 0 : value, ys);
         html_printf(h, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#eee\"/>"
                        "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
                     left, y, right, y, left - 4, y + 4, label);
@@ -196,7 +202,9 @@ void html_chart(Html *h, const ChartSpec *spec, const ChartCurve *curves, int n_
         return;
     }
     if (a.x1 - a.x0 < 1e-12) a.x0 -= 1, a.x1 += 1;
-    if (a.log_y) {
+    if (spec->unit_y) {
+        a.y0 = 0, a.y1 = 1;
+    } else if (a.log_y) {
         a.y0 = floor(a.y0), a.y1 = ceil(a.y1);
         if (a.y1 - a.y0 < 1) a.y1 = a.y0 + 1;
     } else {

@@ -42,7 +42,8 @@ typedef struct {
     const char *title;
     const char *x_label;
     const char *y_label;
-    int log_y;  // logarithmic y axis
+    int log_y;   // logarithmic y axis
+    int unit_y;  // y axis from 0 to 1 (fractions)
 } ChartSpec;
 
 // An inline <svg class="chart"> with axes, ticks, a legend and one

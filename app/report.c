@@ -331,34 +331,34 @@ static int charts_section(Html *h, const RunLog *g, Err *err) {
     char smooth_label[64];
     snprintf(smooth_label, sizeof smooth_label, "mean of %d steps", window);
     ChartCurve loss[] = {{"loss per step", x1, y1, m1}, {smooth_label, x2, y2, m2}};
-    html_chart(h, &(ChartSpec){"Training loss", "step", "loss", 0}, loss, 2);
+    html_chart(h, &(ChartSpec){"Training loss", "step", "loss", 0, 0}, loss, 2);
 
     m1 = bucket(g->step.v, g->lr.v, n, REDUCE_MEAN, x1, y1);
-    html_chart(h, &(ChartSpec){"Learning rate", "step", "lr", 0},
+    html_chart(h, &(ChartSpec){"Learning rate", "step", "lr", 0, 0},
                &(ChartCurve){"learning rate", x1, y1, m1}, 1);
 
     m1 = bucket(g->step.v, g->grad_norm.v, n, REDUCE_MAX, x1, y1);
-    html_chart(h, &(ChartSpec){"Gradient norm before clipping", "step", "global L2 norm", 1},
+    html_chart(h, &(ChartSpec){"Gradient norm before clipping", "step", "global L2 norm", 1, 0},
                &(ChartCurve){m1 < n ? "max over each bucket" : "per step", x1, y1, m1}, 1);
 
     int tp_window = n / 100 > 10 ? n / 100 : 10;
     m1 = throughput(g, tp_window, x3, y3);
     char tp_label[64];
     snprintf(tp_label, sizeof tp_label, "tokens/s, %d-step windows", tp_window);
-    html_chart(h, &(ChartSpec){"Throughput (training steps only)", "step", "tokens/s", 0},
+    html_chart(h, &(ChartSpec){"Throughput (training steps only)", "step", "tokens/s", 0, 0},
                &(ChartCurve){tp_label, x3, y3, m1}, 1);
 
     ChartCurve curves[MAX_LAYERS];
     for (int i = 0; i < g->num_metrics; i++)
         curves[i] = (ChartCurve){g->metrics[i].name, g->metrics[i].step.v, g->metrics[i].value.v,
                                  g->metrics[i].step.n};
-    html_chart(h, &(ChartSpec){"Dev metrics", "step", "score", 0}, curves, g->num_metrics);
+    html_chart(h, &(ChartSpec){"Dev metrics", "step", "score", 0, 0}, curves, g->num_metrics);
     if (g->num_layers > 0) {
         for (int i = 0; i < g->num_layers; i++)
             curves[i] = (ChartCurve){g->zeros[i].name, g->zeros[i].step.v, g->zeros[i].value.v,
                                      g->zeros[i].step.n};
         html_chart(h, &(ChartSpec){"Exact zeros in attention (dev, per layer)", "step",
-                                   "fraction of probabilities = 0", 0},
+                                   "fraction of probabilities = 0", 0, 1},
                    curves, g->num_layers);
     }
     html_printf(h, "</div>\n");
