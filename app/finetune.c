@@ -437,6 +437,20 @@ static int write_results(Trainer *t, double wall, Err *err) {
     return rc;
 }
 
+// Whether the dev sets are scored after `step`: every epoch end, the last
+// step and every --eval-every steps.
+static int evaluates_at(const Trainer *t, long step) {
+    return step % t->batches_per_epoch == 0 || step == t->total_steps ||
+           (t->opt->eval_every > 0 && step % t->opt->eval_every == 0);
+}
+
+static long evals_after(const Trainer *t, long step) {
+    long n = 0;
+    if (t->num_dev == 0) return 0;
+    for (long s = step + 1; s <= t->total_steps; s++) n += evaluates_at(t, s);
+    return n;
+}
+
 int finetune_run(const TrainOptions *o, Err *err) {
     Trainer t = {0};
     int rc = -1;
@@ -456,7 +470,8 @@ int finetune_run(const TrainOptions *o, Err *err) {
     const double t_start = now_seconds();
     // Time spent evaluating and writing checkpoints: not part of the
     // per-step rate behind the ETA and tokens/s.
-    double paused = 0.0;
+    double paused = 0.0, eval_seconds = 0.0;
+    long evals_done = 0;
     double loss_sum = 0.0, t_last = t_start;
     long tokens_total = 0, tokens_window = 0, window = 0;
     while (t.step < t.total_steps) {
@@ -480,7 +495,10 @@ int finetune_run(const TrainOptions *o, Err *err) {
             double now = now_seconds(),
                    per_step = (now - t_start - paused) / (double)(t.step - start_step);
             char eta[32];
-            format_duration(eta, sizeof eta, per_step * (double)(t.total_steps - t.step));
+            // The evaluations still to come at the mean cost of those done.
+            double per_eval = evals_done ? eval_seconds / (double)evals_done : 0.0;
+            format_duration(eta, sizeof eta, per_step * (double)(t.total_steps - t.step) +
+                                                 per_eval * (double)evals_after(&t, t.step));
             fprintf(stderr,
                     "step %ld/%ld | epoch %ld | loss %.4f | lr %.3g | %.0f tok/s | ETA %s\n",
                     t.step, t.total_steps, (t.step - 1) / t.batches_per_epoch + 1,
@@ -496,10 +514,12 @@ int finetune_run(const TrainOptions *o, Err *err) {
         }
         int epoch_end = t.step % t.batches_per_epoch == 0, last = t.step == t.total_steps;
         const double t_pause = now_seconds();
-        if (epoch_end || last || (o->eval_every > 0 && t.step % o->eval_every == 0)) {
+        if (evaluates_at(&t, t.step)) {
             if (score_dev_splits(&t, epoch_end ? "epoch-end" : last ? "final" : "periodic",
                                  t_start, err) != 0)
                 goto done;
+            eval_seconds += now_seconds() - t_pause;
+            evals_done++;
         }
         int stop = o->stop_after > 0 && t.step == o->stop_after;
         if (epoch_end || last || stop || (o->save_every > 0 && t.step % o->save_every == 0)) {
