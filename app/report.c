@@ -318,7 +318,7 @@ static void summary_section(Html *h, const RunLog *g) {
 
 static int charts_section(Html *h, const RunLog *g, Err *err) {
     const int n = g->step.n;
-    double *buf = err_calloc(err, (size_t)8 * (n + 1), sizeof(double), "report charts");
+    double *buf = err_calloc(err, (size_t)7 * (n + 1), sizeof(double), "report charts");
     if (!buf) return -1;
     double *x1 = buf, *y1 = buf + n + 1, *x2 = buf + 2 * (n + 1), *y2 = buf + 3 * (n + 1),
            *smooth = buf + 4 * (n + 1), *x3 = buf + 5 * (n + 1), *y3 = buf + 6 * (n + 1);
