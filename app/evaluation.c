@@ -60,7 +60,7 @@ static int score_split(Session *s, const EvaluationOptions *o, int split, int se
     if (!outputs || !j) goto done;
     bert_reset_zero_counts(s->model);
     double t0 = clock_seconds();
-    if (session_predict(s, ts, o->data.batch_size, outputs, err) != 0) goto done;
+    if (session_predict_progress(s, ts, o->data.batch_size, outputs, name, err) != 0) goto done;
     double took = clock_seconds() - t0;
     fprintf(stderr, "%s %s: %d examples in %.1fs (%.1f examples/s)\n", task_name(s->task), name, n,
             took, n / took);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/report.h"
 #include "app/score_print.h"
 #include "util/clock.h"
 #include "util/fileio.h"
@@ -240,13 +241,54 @@ done:
     return rc;
 }
 
+// The run's configuration as the log's first record (the report shows it).
+static int log_config(Trainer *t, Err *err) {
+    cJSON *j = run_config_json(t);
+    if (!j) return err_set(err, "%s: out of memory", t->path_log);
+    cJSON_AddItemToObjectCS(j, "event", cJSON_CreateString("config"));
+    cJSON_AddNumberToObject(j, "step", 0);
+    cJSON_AddNumberToObject(j, "total_steps", (double)t->total_steps);
+    cJSON_AddNumberToObject(j, "batches_per_epoch", t->batches_per_epoch);
+    cJSON_AddNumberToObject(j, "train_examples", tokset_size(t->train_ts));
+    cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!text) return err_set(err, "%s: out of memory", t->path_log);
+    fprintf(t->log, "%s\n", text);
+    free(text);
+    if (fflush(t->log) != 0 || ferror(t->log)) return err_set(err, "%s: write failed", t->path_log);
+    return 0;
+}
+
 // ------------------------------------------------------------ evaluation
 
-static int score_dev_splits(Trainer *t, const char *why, Err *err) {
+// Adds the fraction of exact zeros among real attention probabilities of
+// the last prediction pass, per layer and overall (what ./evaluate reports).
+static void add_zero_fractions(const Bert *model, cJSON *j) {
+    const uint64_t *zeros, *total;
+    bert_zero_counts(model, &zeros, &total);
+    uint64_t z = 0, n = 0;
+    cJSON *per_layer = cJSON_AddArrayToObject(j, "attention_zeros");
+    for (int l = 0; l < bert_config(model)->num_layers; l++) {
+        cJSON_AddItemToArray(per_layer, cJSON_CreateNumber(total[l] ? (double)zeros[l] / (double)total[l] : 0.0));
+        z += zeros[l];
+        n += total[l];
+    }
+    cJSON_AddNumberToObject(j, "attention_zeros_overall", n ? (double)z / (double)n : 0.0);
+}
+
+static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *err) {
     double primary = NAN;
+    // Sparse maps: count exact zeros on the dev set for the log and the report.
+    const int sparse = bert_config(t->s.model)->attn.kind != ATTN_SOFTMAX;
+    bert_count_zeros(t->s.model, sparse);
     for (int d = 0; d < t->num_dev; d++) {
         double t0 = clock_seconds();
-        if (session_predict(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out, err) != 0)
+        char label[96];
+        snprintf(label, sizeof label, "eval %s", task_split_name(t->s.task, t->dev_split[d]));
+        bert_reset_zero_counts(t->s.model);
+        if (session_predict_progress(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out,
+                                     label, err) != 0)
             return err_prefix(err, "step %ld: evaluating %s (lr %g): stopped, nothing saved",
                               t->step, task_split_name(t->s.task, t->dev_split[d]),
                               lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
@@ -262,6 +304,10 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
         cJSON_AddNumberToObject(j, "step", (double)t->step);
         cJSON_AddStringToObject(j, "split", task_split_name(t->s.task, t->dev_split[d]));
         scores_to_json(j, &sc);
+        if (sparse) add_zero_fractions(t->s.model, j);
+        // Wall-clock fields last ("seconds" as in the step records).
+        cJSON_AddNumberToObject(j, "seconds", clock_seconds() - t_start);
+        cJSON_AddNumberToObject(j, "eval_seconds", clock_seconds() - t0);
         char *text = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
         if (text) fprintf(t->log, "%s\n", text);
@@ -269,6 +315,10 @@ static int score_dev_splits(Trainer *t, const char *why, Err *err) {
         if (fflush(t->log) != 0 || ferror(t->log))
             return err_set(err, "%s: write failed: %s", t->path_log, strerror(errno));
     }
+    bert_count_zeros(t->s.model, 0);
+    Err report_err;
+    if (report_write(t->opt->out_dir, &report_err) != 0)
+        fprintf(stderr, "warning: report: %s\n", report_err.msg);
     if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
         t->best_score = primary;
         t->best_step = t->step;
@@ -426,6 +476,20 @@ static int write_results(Trainer *t, double wall, Err *err) {
     return rc;
 }
 
+// Whether the dev sets are scored after `step`: every epoch end, the last
+// step and every --eval-every steps.
+static int evaluates_at(const Trainer *t, long step) {
+    return step % t->batches_per_epoch == 0 || step == t->total_steps ||
+           (t->opt->eval_every > 0 && step % t->opt->eval_every == 0);
+}
+
+static long evals_after(const Trainer *t, long step) {
+    long n = 0;
+    if (t->num_dev == 0) return 0;
+    for (long s = step + 1; s <= t->total_steps; s++) n += evaluates_at(t, s);
+    return n;
+}
+
 int finetune_run(const TrainOptions *o, Err *err) {
     Trainer t = {0};
     int rc = -1;
@@ -440,17 +504,24 @@ int finetune_run(const TrainOptions *o, Err *err) {
     fprintf(stderr, ", %s lr %g, %d threads\n", o->optim == OPTIM_SGD ? "sgd" : "adamw", o->lr,
             omp_get_max_threads());
 
+    if (!o->resume && log_config(&t, err) != 0) goto done;
     const long start_step = t.step;
     const double t_start = clock_seconds();
+    // Time spent evaluating and writing checkpoints: not part of the
+    // per-step rate behind the ETA and tokens/s.
+    double paused = 0.0, eval_seconds = 0.0;
+    long evals_done = 0;
     double loss_sum = 0.0, t_last = t_start;
     long tokens_total = 0, tokens_window = 0, window = 0;
     const StepSchedule schedule = step_schedule(&t);
     while (t.step < t.total_steps) {
         StepStats st;
         const Batch *batch = next_batch(&t, err);
+        const double t_step = clock_seconds();
         if (!batch ||
             train_step(t.s.model, t.optim, batch, &t.dropout, t.step, &schedule, &st, err) != 0)
             goto done;
+        const double step_seconds = clock_seconds() - t_step;
         t.step++;
         loss_sum += st.loss;
         window++;
@@ -458,13 +529,17 @@ int finetune_run(const TrainOptions *o, Err *err) {
         tokens_window += st.tokens;
         fprintf(t.log,
                 "{\"event\":\"step\",\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"lr\":%.6g,"
-                "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f}\n",
+                "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f,\"step_seconds\":%.4f}\n",
                 t.step, (t.step - 1) / t.batches_per_epoch, st.loss, st.lr, st.grad_norm, st.tokens,
-                clock_seconds() - t_start);
+                clock_seconds() - t_start, step_seconds);
         if (t.step % o->log_every == 0 || t.step == t.total_steps) {
-            double now = clock_seconds(), per_step = (now - t_start) / (double)(t.step - start_step);
+            double now = clock_seconds(),
+                   per_step = (now - t_start - paused) / (double)(t.step - start_step);
             char eta[32];
-            format_duration(eta, sizeof eta, per_step * (double)(t.total_steps - t.step));
+            // The evaluations still to come at the mean cost of those done.
+            double per_eval = evals_done ? eval_seconds / (double)evals_done : 0.0;
+            format_duration(eta, sizeof eta, per_step * (double)(t.total_steps - t.step) +
+                                                 per_eval * (double)evals_after(&t, t.step));
             fprintf(stderr,
                     "step %ld/%ld | epoch %ld | loss %.4f | lr %.3g | %.0f tok/s | ETA %s\n",
                     t.step, t.total_steps, (t.step - 1) / t.batches_per_epoch + 1,
@@ -479,14 +554,20 @@ int finetune_run(const TrainOptions *o, Err *err) {
             t_last = now;
         }
         int epoch_end = t.step % t.batches_per_epoch == 0, last = t.step == t.total_steps;
-        if (epoch_end || last || (o->eval_every > 0 && t.step % o->eval_every == 0)) {
-            if (score_dev_splits(&t, epoch_end ? "epoch-end" : last ? "final" : "periodic", err) != 0)
+        const double t_pause = clock_seconds();
+        if (evaluates_at(&t, t.step)) {
+            if (score_dev_splits(&t, epoch_end ? "epoch-end" : last ? "final" : "periodic",
+                                 t_start, err) != 0)
                 goto done;
+            eval_seconds += clock_seconds() - t_pause;
+            evals_done++;
         }
         int stop = o->stop_after > 0 && t.step == o->stop_after;
         if (epoch_end || last || stop || (o->save_every > 0 && t.step % o->save_every == 0)) {
             if (save_checkpoint(&t, t.path_last, err) != 0) goto done;
         }
+        paused += clock_seconds() - t_pause;
+        t_last += clock_seconds() - t_pause;
         if (stop) {
             fprintf(stderr, "stopping after step %ld (--stop-after); continue with --resume\n", t.step);
             break;
@@ -503,6 +584,8 @@ int finetune_run(const TrainOptions *o, Err *err) {
     else
         fprintf(stderr, "no dev score; %s\n", t.path_last);
     rc = write_results(&t, wall, err);
+    if (rc == 0) rc = report_write(o->out_dir, err);
+    if (rc == 0) fprintf(stderr, "report: %s/report.html\n", o->out_dir);
 done:
     teardown(&t);
     return rc;

@@ -1,9 +1,12 @@
 #include "app/session.h"
 
+#include "util/clock.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/memory.h"
 
@@ -129,7 +132,17 @@ fail:
     return -1;
 }
 
+
 int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *out, Err *err) {
+    return session_predict_progress(s, ts, batch_size, out, NULL, err);
+}
+
+int session_predict_progress(Session *s, const TokenizedSet *ts, int batch_size, float *out,
+                             const char *label, Err *err) {
+    enum { PROGRESS_EVERY_SECONDS = 5 };
+    const double t0 = clock_seconds();
+    double last_print = t0;
+    int done_rows = 0;
     int rc = -1, width = bert_config(s->model)->num_labels;
     BatchPlan *plan = plan_eval(tokset_lengths(ts), tokset_size(ts), batch_size, err);
     Batch *batch = batch_alloc(batch_size, tokset_max_len(ts), err);
@@ -148,6 +161,15 @@ int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *o
                 goto done;
             }
         plan_scatter(plan, k, logits, width, out);
+        done_rows += n;
+        double now = clock_seconds();
+        if (label && now - last_print >= PROGRESS_EVERY_SECONDS && k + 1 < plan_num_batches(plan)) {
+            // Longest rows come first, so the rate only improves: the ETA is an upper bound.
+            double eta = (now - t0) / done_rows * (tokset_size(ts) - done_rows);
+            fprintf(stderr, "%s: %d/%d examples (%.0fs, ETA %.0fs)\n", label, done_rows,
+                    tokset_size(ts), now - t0, eta);
+            last_print = now;
+        }
     }
     rc = 0;
 done:

@@ -60,5 +60,9 @@ int session_load_split(const Session *s, const SessionOptions *opt, int split, D
 // Runs the model over a tokenized split (no dropout) and writes the outputs
 // in dataset order: out [N, num_outputs].
 int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *out, Err *err);
+// The same, printing "LABEL: k/N examples (Xs, ETA Ys)" on stderr every few
+// seconds of a long pass (label NULL: silent).
+int session_predict_progress(Session *s, const TokenizedSet *ts, int batch_size, float *out,
+                             const char *label, Err *err);
 
 #endif

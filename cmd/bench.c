@@ -69,10 +69,10 @@ static double bf16_gflops(GemmContext *g, int M, int N, int K, int reps, double 
     Err err;
     int ok = a && b && c;
     for (int r = 0; ok && r < reps + 2; r++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         ok = matmul_bf16(g, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N,
                          &err) == 0;
-        if (r >= 2) times[r - 2] = now() - t0;
+        if (r >= 2) times[r - 2] = clock_seconds() - t0;
     }
     if (!ok) fprintf(stderr, "bench: %s\n", a && b && c ? err.msg : "out of memory");
     free(a), free(b), free(c);
@@ -96,7 +96,7 @@ static void small_gemm_cost(GemmContext *g, int M, int N, int K, int reps, doubl
     *us_fp32 = *us_bf16 = 0;
     if (af && bf && c && ah && bh) {
         for (int r = 0; r < reps; r++) {
-            double t0 = now(), t1 = 0;
+            double t0 = clock_seconds(), t1 = 0;
 #pragma omp parallel
             {
                 float *ct = c + (size_t)omp_get_thread_num() * M * N;
@@ -105,13 +105,13 @@ static void small_gemm_cost(GemmContext *g, int M, int N, int K, int reps, doubl
                                 K, 0.0f, ct, N);
 #pragma omp barrier
 #pragma omp single
-                t1 = now();
+                t1 = clock_seconds();
                 Err err;
                 for (int i = 0; i < CALLS; i++)
                     matmul_bf16(g, CblasNoTrans, CblasTrans, M, N, K, 1.0f, ah, K, bh, K, 0.0f, ct,
                                 N, &err);
             }
-            tf[r] = (t1 - t0) / CALLS * 1e6, th[r] = (now() - t1) / CALLS * 1e6;
+            tf[r] = (t1 - t0) / CALLS * 1e6, th[r] = (clock_seconds() - t1) / CALLS * 1e6;
         }
         *us_fp32 = median(tf, reps), *us_bf16 = median(th, reps);
     }
@@ -123,9 +123,9 @@ static void small_gemm_cost(GemmContext *g, int M, int N, int K, int reps, doubl
 static double convert_gbps(Bf16Kernel k, bf16 *h, const float *x, size_t n, int reps) {
     double best = 1e30;
     for (int r = 0; r < reps + 1; r++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         float_to_bf16_with(k, h, x, n);
-        if (r > 0 && now() - t0 < best) best = now() - t0;
+        if (r > 0 && clock_seconds() - t0 < best) best = clock_seconds() - t0;
     }
     return 6.0 * n / best / 1e9;
 }

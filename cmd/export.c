@@ -9,7 +9,14 @@ static const char about[] =
     "Writes a directory transformers loads with\n"
     "BertForSequenceClassification.from_pretrained(OUT): config.json (labels, problem_type,\n"
     "attention_probs_fn / attention_r), model.safetensors (bert.* and classifier.*) and the\n"
-    "tokenizer files.";
+    "tokenizer files.\n"
+    "A model with r-softmax, sparsemax or entmax-1.5 attention also gets\n"
+    "modeling_sparse_attention.py (our map, same padding rule and float32 recipe) and a\n"
+    "model_type of its own with auto_map in config.json: a transformers user must pass\n"
+    "trust_remote_code=True,\n"
+    "  AutoModelForSequenceClassification.from_pretrained(OUT, trust_remote_code=True)\n"
+    "  AutoTokenizer.from_pretrained(OUT, trust_remote_code=True)\n"
+    "Without it the Auto classes refuse the directory rather than run softmax attention.";
 
 int main(int argc, char **argv) {
     file_size_limit_as_error();

@@ -134,6 +134,12 @@ real bert_loss(Bert *model, const int *labels, const real *targets);
 // Fails (err says why) unless bert_loss ran after the last bert_forward.
 int bert_backward(Bert *model, Err *err);
 
+// [B, NH, T, T] attention probabilities of `layer` in the last forward (after
+// the map, before dropout), or NULL when they are gone: inference keeps one
+// layer's activations, so every layer is there only after bert_enable_grads,
+// and the last layer's only with bert_output_all_tokens on.
+const real *bert_attention_probs(const Bert *model, int layer);
+
 // Attention sparsity counters: probabilities exactly 0 among real keys, for
 // every (query, key) pair of real tokens.  Off by default (it costs a pass
 // over the probabilities and makes the last layer compute every token).

@@ -48,6 +48,7 @@ typedef double real;
 #define bert_forward bert_forward_f64
 #define bert_hidden bert_hidden_f64
 #define bert_output_all_tokens bert_output_all_tokens_f64
+#define bert_attention_probs bert_attention_probs_f64
 #define bert_pooled bert_pooled_f64
 #define bert_logits bert_logits_f64
 #define bert_loss bert_loss_f64

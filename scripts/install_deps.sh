@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, if any is missing.
 set -euo pipefail
-pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece libdnnl-dev unzip curl)
+# chromium: tests/browser_check.sh renders the report and an attention map headless.
+pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece libdnnl-dev unzip curl chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

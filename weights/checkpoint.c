@@ -10,6 +10,7 @@
 
 #include "util/fileio.h"
 #include "weights/hf_model.h"
+#include "weights/remote_code.h"
 #include "weights/safetensors.h"
 
 static const char *const moment_names[2] = {"adamw.m", "adamw.v"};
@@ -169,6 +170,7 @@ int ckpt_export(const char *checkpoint_dir, const char *out_arg, bool overwrite,
                             .label_names = cfg.has_label_names ? names : NULL};
     int rc = hf_load_params(m, cfg.family, checkpoint_dir, err);
     if (rc == 0) rc = ckpt_save(out_dir, m, &c, err);
+    if (rc == 0) rc = remote_code_export(out_dir, &cfg.bert, err);
     bert_free(m);
     return rc;
 }

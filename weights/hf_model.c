@@ -11,6 +11,7 @@
 #include "util/fileio.h"
 #include "util/rng.h"
 #include "weights/family.h"
+#include "weights/remote_code.h"
 #include "weights/safetensors.h"
 
 // ------------------------------------------------------------ config.json
@@ -164,6 +165,8 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     const char *problem = cfg_string(&r, "problem_type", "", &bad);
     const char *attn_fn = cfg_string(&r, "attention_probs_fn", NULL, &bad);
     if (bad) goto done;
+    // Our exports of sparse maps name their own model_type (weights/remote_code.h).
+    if (remote_code_base_type(model_type)) model_type = remote_code_base_type(model_type);
     const ModelFamily *family = family_find(model_type);
     if (!family) {
         char list[256];
@@ -569,6 +572,14 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         goto done;
     cJSON_DeleteItemFromObjectCaseSensitive(root, "num_labels");
     cJSON_DeleteItemFromObjectCaseSensitive(root, "attention_r");
+    // A plain directory again (an export of a sparse map as the source):
+    // remote_code_export adds the modeling code back where it is needed.
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (cJSON_IsString(type) && remote_code_base_type(type->valuestring) &&
+        json_set(root, "model_type", cJSON_CreateString(remote_code_base_type(type->valuestring)),
+                 dst, err))
+        goto done;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "auto_map");
     if (attn_map_has_param(cfg->attn) &&
         json_set(root, "attention_r", cJSON_CreateNumber(cfg->attn.r), dst, err))
         goto done;

@@ -1,0 +1,89 @@
+#include "weights/remote_code.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fileio.h"
+
+// The template, embedded by the Makefile (build/gen/export_templates.c).
+extern const unsigned char export_template_modeling[];
+extern const size_t export_template_modeling_len;
+
+// One row per model family: its transformers model_type, ours, and the
+// prefix of the classes in the template.
+static const struct {
+    HeadLayout head;
+    const char *base_type, *sparse_type, *class_prefix;
+} FAMILIES[] = {
+    {HEAD_BERT, "bert", "bert-sparse-attention", "SparseAttnBert"},
+    {HEAD_XLMR, "xlm-roberta", "xlm-roberta-sparse-attention", "SparseAttnXLMRoberta"},
+};
+enum { NUM_FAMILIES = sizeof FAMILIES / sizeof FAMILIES[0] };
+
+const char *remote_code_base_type(const char *model_type) {
+    for (int i = 0; i < NUM_FAMILIES; i++)
+        if (strcmp(model_type, FAMILIES[i].sparse_type) == 0) return FAMILIES[i].base_type;
+    return NULL;
+}
+
+static int set_field(cJSON *obj, const char *key, cJSON *value, const char *path, Err *err) {
+    if (!value) return err_set(err, "%s: out of memory building field %s", path, key);
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    cJSON_AddItemToObject(obj, key, value);
+    return 0;
+}
+
+int remote_code_export(const char *dir, const BertConfig *cfg, Err *err) {
+    if (cfg->attn.kind == ATTN_SOFTMAX) return 0;
+    int f = 0;
+    while (f < NUM_FAMILIES && FAMILIES[f].head != cfg->head) f++;
+    if (f == NUM_FAMILIES) return err_set(err, "%s: no modeling code for this model family", dir);
+    char path[4096];
+    if (path_join(path, sizeof path, dir, REMOTE_CODE_FILE, err) != 0 ||
+        file_write_atomic(path, export_template_modeling, export_template_modeling_len, err) != 0)
+        return -1;
+    if (path_join(path, sizeof path, dir, "config.json", err) != 0) return -1;
+    char *text;
+    if (file_read_all(path, &text, NULL, err) != 0) return -1;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return err_set(err, "%s: not a JSON object", path);
+    }
+    char name[3][128];
+    const char *module = "modeling_sparse_attention", *prefix = FAMILIES[f].class_prefix;
+    snprintf(name[0], sizeof name[0], "%s.%sConfig", module, prefix);
+    snprintf(name[1], sizeof name[1], "%s.%sModel", module, prefix);
+    snprintf(name[2], sizeof name[2], "%s.%sForSequenceClassification", module, prefix);
+    cJSON *auto_map = cJSON_CreateObject(), *arch = cJSON_CreateArray();
+    int rc = -1;
+    if (!auto_map || !arch) {
+        cJSON_Delete(auto_map);
+        cJSON_Delete(arch);
+        err_set(err, "%s: out of memory", path);
+        goto done;
+    }
+    {
+        cJSON_AddStringToObject(auto_map, "AutoConfig", name[0]);
+        cJSON_AddStringToObject(auto_map, "AutoModel", name[1]);
+        cJSON_AddStringToObject(auto_map, "AutoModelForSequenceClassification", name[2]);
+    }
+    cJSON_AddItemToArray(arch, cJSON_CreateString(name[2] + strlen(module) + 1));
+    if (set_field(root, "model_type", cJSON_CreateString(FAMILIES[f].sparse_type), path, err) ||
+        set_field(root, "architectures", arch, path, err) ||
+        set_field(root, "auto_map", auto_map, path, err))
+        goto done;
+    char *out = cJSON_Print(root);
+    if (!out) {
+        err_set(err, "%s: out of memory printing JSON", path);
+        goto done;
+    }
+    rc = file_write_atomic(path, out, strlen(out), err);
+    free(out);
+done:
+    cJSON_Delete(root);
+    return rc;
+}
