@@ -22,6 +22,8 @@ static const BitName COMMANDS[] = {
     {CLI_EXPORT, "./export"},
     {CLI_BENCH, "build/bench"},
     {CLI_PREDICT, "./predict"},
+    {CLI_REPORT, "./report"},
+    {CLI_ATTENTION, "./attention"},
 };
 static const BitName TASKS[] = {
     {CLI_CUSTOM_TASK, "--task custom"},

@@ -28,7 +28,10 @@ enum {
     CLI_EXPORT = 1 << 2,
     CLI_BENCH = 1 << 3,
     CLI_PREDICT = 1 << 4,
-    CLI_COMMANDS = CLI_FINETUNE | CLI_EVALUATE | CLI_EXPORT | CLI_BENCH | CLI_PREDICT,
+    CLI_REPORT = 1 << 5,
+    CLI_ATTENTION = 1 << 6,
+    CLI_COMMANDS = CLI_FINETUNE | CLI_EVALUATE | CLI_EXPORT | CLI_BENCH | CLI_PREDICT | CLI_REPORT |
+                   CLI_ATTENTION,
     CLI_CUSTOM_TASK = 1 << 8,  // --task custom
     CLI_GLUE_TASK = 1 << 9,    // a GLUE task
 };

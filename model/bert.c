@@ -615,9 +615,9 @@ void bert_output_all_tokens(Bert *m, int on) { m->all_tokens = on; }
 
 const real *bert_attention_probs(const Bert *m, int layer) {
     const int L = m->cfg.num_layers;
-    if (layer < 0 || layer >= L || (m->num_layer_slots < L && layer != L - 1)) return NULL;
+    if (layer < 0 || layer >= L || (!m->training_layout && layer != L - 1)) return NULL;
     if (layer == L - 1 && m->last_cls_only) return NULL;
-    return m->layers[m->num_layer_slots > 1 ? layer : 0].probs;
+    return layer_acts((Bert *)m, layer)->probs;
 }
 const real *bert_pooled(const Bert *m) { return m->pooled; }
 const real *bert_logits(const Bert *m) { return m->logits; }
