@@ -111,8 +111,19 @@ static const char *json_string(const cJSON *obj, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static bool is_xlmr_class(const char *cls) {
-    return strcmp(cls, "XLMRobertaTokenizer") == 0 || strcmp(cls, "XLMRobertaTokenizerFast") == 0;
+// The Hugging Face tokenizer this engine reproduces, as AutoTokenizer
+// names it: its classes, and the model_types whose checkpoints use it when
+// no tokenizer_class is given (transformers' model_type -> tokenizer
+// mapping, tokenizer knowledge: "xlm-roberta-xl" is no family of ours, and
+// "camembert" ships the same file name with other ids).  The families we
+// load name this engine in their rows (weights/family.c).
+static const char *const XLMR_CLASSES[] = {"XLMRobertaTokenizer", "XLMRobertaTokenizerFast"};
+static const char *const XLMR_MODEL_TYPES[] = {"xlm-roberta", "xlm-roberta-xl"};
+
+static bool in_list(const char *s, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0) return true;
+    return false;
 }
 
 // Decides the tokenizer family the way AutoTokenizer does: tokenizer_class
@@ -122,7 +133,7 @@ static int check_family(const char *dir, const cJSON *tok_cfg, const cJSON *cfg,
     const char *where = "tokenizer_config.json";
     if (!cls) cls = json_string(cfg, "tokenizer_class"), where = "config.json";
     if (cls) {
-        if (is_xlmr_class(cls)) return 0;
+        if (in_list(cls, XLMR_CLASSES, sizeof XLMR_CLASSES / sizeof XLMR_CLASSES[0])) return 0;
         return err_set(err,
                        "%s/%s: tokenizer_class \"%s\" is not supported by the SentencePiece "
                        "engine (only XLMRobertaTokenizer)",
@@ -130,7 +141,8 @@ static int check_family(const char *dir, const cJSON *tok_cfg, const cJSON *cfg,
     }
     const char *type = json_string(cfg, "model_type");
     if (type) {
-        if (strcmp(type, "xlm-roberta") == 0 || strcmp(type, "xlm-roberta-xl") == 0) return 0;
+        if (in_list(type, XLMR_MODEL_TYPES, sizeof XLMR_MODEL_TYPES / sizeof XLMR_MODEL_TYPES[0]))
+            return 0;
         return err_set(err,
                        "%s/config.json: model_type \"%s\" has no supported SentencePiece "
                        "tokenizer (only XLM-RoBERTa)",

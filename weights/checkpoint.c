@@ -170,7 +170,7 @@ int ckpt_export(const char *checkpoint_dir, const char *out_arg, bool overwrite,
                             .label_names = cfg.has_label_names ? names : NULL};
     int rc = hf_load_params(m, cfg.family, checkpoint_dir, err);
     if (rc == 0) rc = ckpt_save(out_dir, m, &c, err);
-    if (rc == 0) rc = remote_code_export(out_dir, &cfg.bert, err);
+    if (rc == 0) rc = remote_code_export(out_dir, &cfg.bert, cfg.family, err);
     bert_free(m);
     return rc;
 }

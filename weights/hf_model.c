@@ -11,7 +11,6 @@
 #include "util/fileio.h"
 #include "util/rng.h"
 #include "weights/family.h"
-#include "weights/remote_code.h"
 #include "weights/safetensors.h"
 
 // ------------------------------------------------------------ config.json
@@ -165,8 +164,8 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     const char *problem = cfg_string(&r, "problem_type", "", &bad);
     const char *attn_fn = cfg_string(&r, "attention_probs_fn", NULL, &bad);
     if (bad) goto done;
-    // Our exports of sparse maps name their own model_type (weights/remote_code.h).
-    if (remote_code_base_type(model_type)) model_type = remote_code_base_type(model_type);
+    // Our exports of sparse maps name their own model_type (the family row's
+    // sparse_model_type, weights/remote_code.h); family_find knows both.
     const ModelFamily *family = family_find(model_type);
     if (!family) {
         char list[256];
@@ -575,9 +574,8 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
     // A plain directory again (an export of a sparse map as the source):
     // remote_code_export adds the modeling code back where it is needed.
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-    if (cJSON_IsString(type) && remote_code_base_type(type->valuestring) &&
-        json_set(root, "model_type", cJSON_CreateString(remote_code_base_type(type->valuestring)),
-                 dst, err))
+    const ModelFamily *sparse = cJSON_IsString(type) ? family_find_sparse(type->valuestring) : NULL;
+    if (sparse && json_set(root, "model_type", cJSON_CreateString(sparse->model_type), dst, err))
         goto done;
     cJSON_DeleteItemFromObjectCaseSensitive(root, "auto_map");
     if (attn_map_has_param(cfg->attn) &&

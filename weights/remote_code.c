@@ -11,23 +11,6 @@
 extern const unsigned char export_template_modeling[];
 extern const size_t export_template_modeling_len;
 
-// One row per model family: its transformers model_type, ours, and the
-// prefix of the classes in the template.
-static const struct {
-    HeadLayout head;
-    const char *base_type, *sparse_type, *class_prefix;
-} FAMILIES[] = {
-    {HEAD_BERT, "bert", "bert-sparse-attention", "SparseAttnBert"},
-    {HEAD_XLMR, "xlm-roberta", "xlm-roberta-sparse-attention", "SparseAttnXLMRoberta"},
-};
-enum { NUM_FAMILIES = sizeof FAMILIES / sizeof FAMILIES[0] };
-
-const char *remote_code_base_type(const char *model_type) {
-    for (int i = 0; i < NUM_FAMILIES; i++)
-        if (strcmp(model_type, FAMILIES[i].sparse_type) == 0) return FAMILIES[i].base_type;
-    return NULL;
-}
-
 static int set_field(cJSON *obj, const char *key, cJSON *value, const char *path, Err *err) {
     if (!value) return err_set(err, "%s: out of memory building field %s", path, key);
     cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
@@ -35,11 +18,9 @@ static int set_field(cJSON *obj, const char *key, cJSON *value, const char *path
     return 0;
 }
 
-int remote_code_export(const char *dir, const BertConfig *cfg, Err *err) {
+int remote_code_export(const char *dir, const BertConfig *cfg, const ModelFamily *family,
+                       Err *err) {
     if (cfg->attn.kind == ATTN_SOFTMAX) return 0;
-    int f = 0;
-    while (f < NUM_FAMILIES && FAMILIES[f].head != cfg->head) f++;
-    if (f == NUM_FAMILIES) return err_set(err, "%s: no modeling code for this model family", dir);
     char path[4096];
     if (path_join(path, sizeof path, dir, REMOTE_CODE_FILE, err) != 0 ||
         file_write_atomic(path, export_template_modeling, export_template_modeling_len, err) != 0)
@@ -54,7 +35,7 @@ int remote_code_export(const char *dir, const BertConfig *cfg, Err *err) {
         return err_set(err, "%s: not a JSON object", path);
     }
     char name[3][128];
-    const char *module = "modeling_sparse_attention", *prefix = FAMILIES[f].class_prefix;
+    const char *module = "modeling_sparse_attention", *prefix = family->sparse_class_prefix;
     snprintf(name[0], sizeof name[0], "%s.%sConfig", module, prefix);
     snprintf(name[1], sizeof name[1], "%s.%sModel", module, prefix);
     snprintf(name[2], sizeof name[2], "%s.%sForSequenceClassification", module, prefix);
@@ -72,7 +53,7 @@ int remote_code_export(const char *dir, const BertConfig *cfg, Err *err) {
         cJSON_AddStringToObject(auto_map, "AutoModelForSequenceClassification", name[2]);
     }
     cJSON_AddItemToArray(arch, cJSON_CreateString(name[2] + strlen(module) + 1));
-    if (set_field(root, "model_type", cJSON_CreateString(FAMILIES[f].sparse_type), path, err) ||
+    if (set_field(root, "model_type", cJSON_CreateString(family->sparse_model_type), path, err) ||
         set_field(root, "architectures", arch, path, err) ||
         set_field(root, "auto_map", auto_map, path, err))
         goto done;

@@ -13,16 +13,16 @@
 
 #include "model/bert.h"
 #include "util/err.h"
+#include "weights/family.h"
 
 #define REMOTE_CODE_FILE "modeling_sparse_attention.py"
 
-// "bert" / "xlm-roberta" for our own model_types ("bert-sparse-attention",
-// "xlm-roberta-sparse-attention"), NULL for any other string.
-const char *remote_code_base_type(const char *model_type);
-
 // For a map other than softmax: writes DIR/REMOTE_CODE_FILE and sets
 // model_type, architectures and auto_map in DIR/config.json (written by
-// hf_save_config).  Softmax: nothing to do, the directory stays plain.
-int remote_code_export(const char *dir, const BertConfig *cfg, Err *err);
+// hf_save_config) from the family's row (sparse_model_type,
+// sparse_class_prefix; weights/family.c).  Softmax: nothing to do, the
+// directory stays plain.
+int remote_code_export(const char *dir, const BertConfig *cfg, const ModelFamily *family,
+                       Err *err);
 
 #endif
