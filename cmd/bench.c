@@ -17,7 +17,7 @@
 #include "model/gemm_bf16.h"
 #include "model/precision.h"
 #include "app/options.h"
-#include "train/optim.h"
+#include "train/step.h"
 #include "util/clock.h"
 #include "util/rng.h"
 #include "weights/hf_model.h"
@@ -258,22 +258,26 @@ int main(int argc, char **argv) {
     printf("| eval forward | %.1f ms | %.1f sentences/s, %.1f GFLOP/s | %.0f%% |\n", fwd * 1e3,
            B / fwd, flops / fwd / 1e9, 100.0 * flops / fwd / 1e9 / peak);
 
+    // The step ./finetune runs (train/step.c): forward with dropout, loss,
+    // finite checks, backward, clipping, AdamW, lr decaying over the steps.
     OptimConfig oc = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
     Optimizer *opt = optim_build(&oc, m, &err);
+    const StepSchedule schedule = {.lr = 2e-5f, .total_steps = reps + 1, .warmup_steps = 0, .clip = 1.0f};
+    Batch batch = {.size = B, .T = T, .ids = ids, .type_ids = types, .lengths = lengths,
+                   .labels = labels, .targets = NULL, .max_rows = B, .max_len = T};
     double softmax_step = 0;
-    printf("\n| training step (fwd + bwd + AdamW, dropout 0.1) | median | vs softmax | GFLOP/s (3x fwd) |\n|---|---|---|---|\n");
+    printf("\n| training step (train_step: fwd + bwd + AdamW, dropout 0.1) | median | vs softmax | GFLOP/s (3x fwd) |\n|---|---|---|---|\n");
     for (int k = 0; opt && k < attn_map_count(); k++) {  // every map, with its default parameter
         AttnMap map = attn_map_default((AttnKind)k);
         bert_set_attn(m, map);
+        const Dropout d = {0.1f, 0.1f, 0.1f, 7};
         for (int r = 0; r < reps + 1; r++) {
             double t0 = clock_seconds();
-            Dropout d = {0.1f, 0.1f, 0.1f, (uint64_t)r};
-            if (bert_forward(m, &in, &d, &err) != 0) break;
-            bert_loss(m, labels, NULL);
-            bert_zero_grads(m);
-            if (bert_backward(m, &err) != 0) break;
-            clip_grad_norm(m, 1.0f);
-            optim_step(opt, m, 2e-5f, r);
+            StepStats stats;
+            if (train_step(m, opt, &batch, &d, r, &schedule, &stats, &err) != 0) {
+                fprintf(stderr, "bench: %s\n", err.msg);
+                break;
+            }
             if (r >= 1) times[r - 1] = clock_seconds() - t0;
         }
         double step = median(times, reps);
