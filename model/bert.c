@@ -1,6 +1,7 @@
 #include "model/bert.h"
 
 #include <omp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
@@ -91,36 +92,48 @@ static int dim_size(const BertConfig *c, Dim d) {
     return 0;
 }
 
-// One row per parameter tensor: name, whether it is stored per layer, and
-// one layer's shape.  Offsets (bert_build), sizes and the weight-decay groups
-// (bert_param_info) come from here; weights/hf_model.c maps rows to HF names.
+// One layer's parameter slices, as the forward and backward passes read
+// them; layer_params fills each field from its PARAMS row.
+typedef struct {
+    real *qkv_w, *qkv_b, *out_w, *out_b, *ln1_w, *ln1_b, *in_w, *in_b, *ffn_w, *ffn_b, *ln2_w,
+        *ln2_b;
+} LayerParams;
+
+// One row per parameter tensor: name, whether it is stored per layer, one
+// layer's shape and, per layer, its LayerParams field.  Offsets
+// (bert_build), sizes, the weight-decay groups (bert_param_info) and the
+// per-layer slices (layer_params) come from here; weights/hf_model.c maps
+// rows to HF names.
+#define IN_LAYER(field) offsetof(LayerParams, field)
 static const struct {
     const char *name;
     int per_layer;
-    Dim rows, cols;  // cols DIM_NONE: a vector
+    Dim rows, cols;      // cols DIM_NONE: a vector
+    size_t layer_field;  // per_layer: offsetof(LayerParams, its field)
 } PARAMS[PT_COUNT] = {
     [PT_WORD_EMB] = {"word_emb", 0, DIM_VOCAB, DIM_H},
     [PT_POS_EMB] = {"pos_emb", 0, DIM_POS, DIM_H},
     [PT_TYPE_EMB] = {"type_emb", 0, DIM_TYPES, DIM_H},
     [PT_EMB_LN_W] = {"emb_ln_w", 0, DIM_H, DIM_NONE},
     [PT_EMB_LN_B] = {"emb_ln_b", 0, DIM_H, DIM_NONE},
-    [PT_QKV_W] = {"qkv_w", 1, DIM_3H, DIM_H},
-    [PT_QKV_B] = {"qkv_b", 1, DIM_3H, DIM_NONE},
-    [PT_ATTN_OUT_W] = {"attn_out_w", 1, DIM_H, DIM_H},
-    [PT_ATTN_OUT_B] = {"attn_out_b", 1, DIM_H, DIM_NONE},
-    [PT_ATTN_LN_W] = {"attn_ln_w", 1, DIM_H, DIM_NONE},
-    [PT_ATTN_LN_B] = {"attn_ln_b", 1, DIM_H, DIM_NONE},
-    [PT_FFN_IN_W] = {"ffn_in_w", 1, DIM_FF, DIM_H},
-    [PT_FFN_IN_B] = {"ffn_in_b", 1, DIM_FF, DIM_NONE},
-    [PT_FFN_OUT_W] = {"ffn_out_w", 1, DIM_H, DIM_FF},
-    [PT_FFN_OUT_B] = {"ffn_out_b", 1, DIM_H, DIM_NONE},
-    [PT_FFN_LN_W] = {"ffn_ln_w", 1, DIM_H, DIM_NONE},
-    [PT_FFN_LN_B] = {"ffn_ln_b", 1, DIM_H, DIM_NONE},
+    [PT_QKV_W] = {"qkv_w", 1, DIM_3H, DIM_H, IN_LAYER(qkv_w)},
+    [PT_QKV_B] = {"qkv_b", 1, DIM_3H, DIM_NONE, IN_LAYER(qkv_b)},
+    [PT_ATTN_OUT_W] = {"attn_out_w", 1, DIM_H, DIM_H, IN_LAYER(out_w)},
+    [PT_ATTN_OUT_B] = {"attn_out_b", 1, DIM_H, DIM_NONE, IN_LAYER(out_b)},
+    [PT_ATTN_LN_W] = {"attn_ln_w", 1, DIM_H, DIM_NONE, IN_LAYER(ln1_w)},
+    [PT_ATTN_LN_B] = {"attn_ln_b", 1, DIM_H, DIM_NONE, IN_LAYER(ln1_b)},
+    [PT_FFN_IN_W] = {"ffn_in_w", 1, DIM_FF, DIM_H, IN_LAYER(in_w)},
+    [PT_FFN_IN_B] = {"ffn_in_b", 1, DIM_FF, DIM_NONE, IN_LAYER(in_b)},
+    [PT_FFN_OUT_W] = {"ffn_out_w", 1, DIM_H, DIM_FF, IN_LAYER(ffn_w)},
+    [PT_FFN_OUT_B] = {"ffn_out_b", 1, DIM_H, DIM_NONE, IN_LAYER(ffn_b)},
+    [PT_FFN_LN_W] = {"ffn_ln_w", 1, DIM_H, DIM_NONE, IN_LAYER(ln2_w)},
+    [PT_FFN_LN_B] = {"ffn_ln_b", 1, DIM_H, DIM_NONE, IN_LAYER(ln2_b)},
     [PT_POOL_W] = {"pool_w", 0, DIM_H, DIM_H},
     [PT_POOL_B] = {"pool_b", 0, DIM_H, DIM_NONE},
     [PT_CLS_W] = {"cls_w", 0, DIM_LABELS, DIM_H},
     [PT_CLS_B] = {"cls_b", 0, DIM_LABELS, DIM_NONE},
 };
+#undef IN_LAYER
 
 void bert_param_info(const BertConfig *c, ParamId id, ParamInfo *info) {
     info->name = PARAMS[id].name;
@@ -408,20 +421,14 @@ void bert_zero_grads(Bert *m) {
 
 // ---------------------------------------------------------------- forward
 
-// Per-layer parameter slices.
-typedef struct {
-    real *qkv_w, *qkv_b, *out_w, *out_b, *ln1_w, *ln1_b, *in_w, *in_b, *ffn_w, *ffn_b, *ln2_w,
-        *ln2_b;
-} LayerParams;
-
+// Layer l's slice of every per-layer tensor (params or grads), each stored
+// in the field its PARAMS row names.
 static LayerParams layer_params(Bert *m, real *base, int l) {
-    const BertConfig *c = &m->cfg;
-#define SLICE(id) (base + m->param_offset[id] + (size_t)l * bert_param_slice_numel(c, id))
-    LayerParams p = {SLICE(PT_QKV_W),     SLICE(PT_QKV_B),     SLICE(PT_ATTN_OUT_W),
-                     SLICE(PT_ATTN_OUT_B), SLICE(PT_ATTN_LN_W), SLICE(PT_ATTN_LN_B),
-                     SLICE(PT_FFN_IN_W),  SLICE(PT_FFN_IN_B),  SLICE(PT_FFN_OUT_W),
-                     SLICE(PT_FFN_OUT_B), SLICE(PT_FFN_LN_W),  SLICE(PT_FFN_LN_B)};
-#undef SLICE
+    LayerParams p = {0};
+    for (int id = 0; id < PT_COUNT; id++)
+        if (PARAMS[id].per_layer)
+            *(real **)((char *)&p + PARAMS[id].layer_field) =
+                base + m->param_offset[id] + (size_t)l * bert_param_slice_numel(&m->cfg, (ParamId)id);
     return p;
 }
 
