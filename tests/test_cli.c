@@ -86,15 +86,6 @@ typedef struct {
     char cmdline[2048];
 } Proc;
 
-// Not inlined: GCC's -Wdangling-pointer otherwise takes the returned
-// buffer for the address of the local it was read through.
-__attribute__((noinline)) static char *read_text(const char *path) {
-    char *text;
-    Err err;
-    if (file_read_all(path, &text, NULL, &err) != 0) ck_abort_msg("%s", err.msg);
-    return text;
-}
-
 static char *read_fd_file(int fd, const char *path) {
     close(fd);
     char *text = read_text(path);
@@ -192,20 +183,6 @@ static void expect_one_line_error(const Proc *p, const char *const *want, int nu
 }
 
 // ------------------------------------------------------------ files
-
-__attribute__((noinline)) static char *path_in(const char *dir, const char *name) {
-    char *path;
-    ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
-    return path;
-}
-
-static cJSON *read_json(const char *path) {
-    char *text = read_text(path);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    ck_assert_msg(j != NULL, "%s: invalid JSON", path);
-    return j;
-}
 
 static const cJSON *json_at(const cJSON *j, const char *path_for_msg, const char *key) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(j, key);

@@ -77,16 +77,6 @@ static StFile *open_ok(const char *path) {
     return f;
 }
 
-static cJSON *load_json(const char *path) {
-    char *text;
-    Err err;
-    if (file_read_all(path, &text, NULL, &err) != 0) ck_abort_msg("%s", err.msg);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root) ck_abort_msg("%s: invalid JSON", path);
-    return root;
-}
-
 static uint32_t f32_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -374,7 +364,7 @@ END_TEST
 // Goldens from the Python library
 
 START_TEST(test_golden_types) {
-    cJSON *side = load_json(TEST_GOLDEN_DIR "/st_types.json");
+    cJSON *side = read_json(TEST_GOLDEN_DIR "/st_types.json");
     StFile *f = open_ok(GOLDEN_TYPES);
 
     const cJSON *order = cJSON_GetObjectItem(side, "offset_order");
@@ -499,7 +489,7 @@ END_TEST
 static void assert_same_file(const char *got_path, const char *want_path);
 
 START_TEST(test_real_model) {
-    cJSON *facts = load_json(TEST_GOLDEN_DIR "/st_minilm.json");
+    cJSON *facts = read_json(TEST_GOLDEN_DIR "/st_minilm.json");
     StFile *f = open_ok(MINILM);
     ck_assert_int_eq(st_count(f), (int)cJSON_GetObjectItem(facts, "count")->valuedouble);
     ck_assert_int_eq(st_count(f), 104);
@@ -580,7 +570,7 @@ START_TEST(test_sharded_golden) {
     ck_assert_msg(m != NULL, "%s", err.msg);
     ck_assert_int_eq(st_model_shards(m), 3);
     ck_assert_str_eq(st_path(st_model_shard(m, 0)), GOLDEN_SHARDED "/model-00001-of-00003.safetensors");
-    cJSON *index = load_json(GOLDEN_SHARDED "/model.safetensors.index.json");
+    cJSON *index = read_json(GOLDEN_SHARDED "/model.safetensors.index.json");
     int listed = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(index, "weight_map")) {

@@ -34,19 +34,6 @@
 
 // ------------------------------------------------------------- helpers
 
-static char *read_text(const char *path) {
-    char *data;
-    Err err;
-    if (file_read_all(path, &data, NULL, &err) != 0) ck_abort_msg("%s", err.msg);
-    return data;
-}
-
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
-    return p;
-}
-
 // Runs argv (looked up on PATH) with stdout to out_path; fails the test
 // with the tool's stderr if it does not exit 0.
 static void run_tool(char *const argv[], const char *out_path, const char *log_path) {

@@ -28,17 +28,6 @@ static const char *glue_dir(void) {
     return "data/glue";
 }
 
-static cJSON *load_json(const char *path) {
-    char *text;
-    size_t len;
-    Err err;
-    if (file_read_all(path, &text, &len, &err) != 0) ck_abort_msg("%s", err.msg);
-    cJSON *json = cJSON_Parse(text);
-    free(text);
-    ck_assert_msg(json != NULL, "%s: bad JSON", path);
-    return json;
-}
-
 static int find_split(const Task *task, const char *name) {
     for (int s = 0; s < task_num_splits(task); s++)
         if (strcmp(task_split_name(task, s), name) == 0) return s;
@@ -162,7 +151,7 @@ static void check_golden_split(const cJSON *e) {
 }
 
 START_TEST(test_glue_matches_transformers) {
-    cJSON *golden = load_json(TEST_GOLDEN_DIR "/glue_golden.json");
+    cJSON *golden = read_json(TEST_GOLDEN_DIR "/glue_golden.json");
     const cJSON *e;
     int checked = 0;
     cJSON_ArrayForEach(e, golden) {
@@ -724,7 +713,7 @@ static void expect_metric(const char *what, const char *name, double got, const 
 }
 
 START_TEST(test_metrics_match_sklearn_scipy) {
-    cJSON *golden = load_json(TEST_GOLDEN_DIR "/metrics_golden.json");
+    cJSON *golden = read_json(TEST_GOLDEN_DIR "/metrics_golden.json");
     const cJSON *c;
     Err err;
     int cases = 0;
@@ -774,7 +763,7 @@ START_TEST(test_metrics_match_sklearn_scipy) {
 END_TEST
 
 START_TEST(test_task_scores_match_sklearn_scipy) {
-    cJSON *golden = load_json(TEST_GOLDEN_DIR "/metrics_golden.json");
+    cJSON *golden = read_json(TEST_GOLDEN_DIR "/metrics_golden.json");
     const cJSON *c;
     Err err;
     int cases = 0;
@@ -805,14 +794,6 @@ START_TEST(test_task_scores_match_sklearn_scipy) {
     cJSON_Delete(golden);
 }
 END_TEST
-
-static char *read_text(const char *path) {
-    char *text;
-    size_t len;
-    Err err;
-    if (file_read_all(path, &text, &len, &err) != 0) ck_abort_msg("%s", err.msg);
-    return text;
-}
 
 START_TEST(test_predictions_files) {
     char *dir = test_tmpdir();
@@ -1197,7 +1178,7 @@ END_TEST
 // The real tokenizer through tokset_encode, against Hugging Face's
 // tokenizer(text_a, text_b, truncation=True, max_length=L) on GLUE rows.
 START_TEST(test_tokset_encode_matches_hf) {
-    cJSON *golden = load_json(TEST_GOLDEN_DIR "/tasks_tok_golden.json");
+    cJSON *golden = read_json(TEST_GOLDEN_DIR "/tasks_tok_golden.json");
     Err err;
     Tokenizer *tok = tok_load(TEST_MODEL_DIR, &err);
     ck_assert_msg(tok != NULL, "%s", err.msg);

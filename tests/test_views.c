@@ -75,22 +75,6 @@ static int sh(char **err_text, const char *fmt, ...) {
         free(e_);                                                         \
     } while (0)
 
-// Not inlined: GCC otherwise takes the returned buffer for a dangling local.
-__attribute__((noinline)) static char *read_text(const char *path) {
-    char *text;
-    Err err;
-    if (file_read_all(path, &text, NULL, &err) != 0) ck_abort_msg("%s", err.msg);
-    return text;
-}
-
-static cJSON *read_json(const char *path) {
-    char *text = read_text(path);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    ck_assert_msg(j != NULL, "%s: not JSON", path);
-    return j;
-}
-
 static int count(const char *s, const char *needle) {
     int n = 0;
     for (const char *at = strstr(s, needle); at; at = strstr(at + 1, needle)) n++;

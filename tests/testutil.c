@@ -1,3 +1,4 @@
+#define _GNU_SOURCE  // asprintf
 #include "tests/testutil.h"
 
 #include <math.h>
@@ -7,6 +8,29 @@
 
 #include "util/fileio.h"
 #include "weights/safetensors.h"
+
+// Not inlined: GCC's -Wdangling-pointer otherwise takes a returned buffer
+// for the address of the local it was read through.
+__attribute__((noinline)) char *path_in(const char *dir, const char *name) {
+    char *path;
+    ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+    return path;
+}
+
+__attribute__((noinline)) char *read_text(const char *path) {
+    char *text;
+    Err err;
+    if (file_read_all(path, &text, NULL, &err) != 0) ck_abort_msg("%s", err.msg);
+    return text;
+}
+
+cJSON *read_json(const char *path) {
+    char *text = read_text(path);
+    cJSON *json = cJSON_Parse(text);
+    free(text);
+    ck_assert_msg(json != NULL, "%s: not valid JSON", path);
+    return json;
+}
 
 void assert_allclose(const char *what, const float *got, const float *want, size_t n, double atol,
                      double rtol) {

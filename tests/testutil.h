@@ -2,6 +2,7 @@
 #ifndef TESTS_TESTUTIL_H
 #define TESTS_TESTUTIL_H
 
+#include <cJSON.h>
 #include <check.h>
 #include <stddef.h>
 
@@ -21,6 +22,14 @@ void assert_allclose_d(const char *what, const double *got, const double *want, 
 // the path with test_tmpdir_remove.
 char *test_tmpdir(void);
 void test_tmpdir_remove(char *path);
+
+// dir/name, malloc'ed (caller frees).
+char *path_in(const char *dir, const char *name);
+// The whole file as a NUL-terminated string (caller frees); fails the test
+// on error.
+char *read_text(const char *path);
+// The file parsed as JSON (caller cJSON_Deletes); fails the test on error.
+cJSON *read_json(const char *path);
 
 // Writes text to dir/name; fails the test on error.
 void test_write_file(const char *dir, const char *name, const void *data, size_t len);
