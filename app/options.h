@@ -17,6 +17,11 @@
 
 #define CLI_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+// The SessionOptions defaults ./finetune and ./evaluate start from.
+#define CLI_SESSION_DEFAULTS                                                        \
+    {.model_dir = CLI_DEFAULT_MODEL, .data_dir = "data/glue", .max_len = 128, \
+     .batch_size = 32}
+
 typedef enum { CLI_STRING, CLI_INT, CLI_LONG, CLI_FLOAT, CLI_DOUBLE, CLI_U64, CLI_FLAG } CliType;
 
 // Where a row applies (CliOption.applies): the commands that take it (no
@@ -61,6 +66,10 @@ typedef struct {
     unsigned applies;  // CLI_* bits, see above
     CliRange range;    // numbers only; unset: any value of the type
 } CliOption;
+
+// The --threads row of the commands that run the model (dest: int *).
+#define CLI_THREADS_ROW(dest) \
+    {"threads", CLI_INT, (dest), "N", "OpenMP and BLAS threads", .range = CLI_AT_LEAST(1)}
 
 // One table of rows.
 typedef struct {

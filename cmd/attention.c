@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
         {"compare", CLI_STRING, &o.compare_dir, "DIR", "a second model drawn beside the first"},
         {"max-len", CLI_INT, &o.max_len, "N", "truncate the input to N tokens", .range = CLI_IN(3, 4096)},
         {"out", CLI_STRING, &o.out, "FILE", "FILE.svg (the drawing) or FILE.html (a page with it)", .required = true},
-        {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", .range = CLI_AT_LEAST(1)},
+        CLI_THREADS_ROW(&threads),
     };
     const CliTable tables[] = {CLI_TABLE(opts)};
     const CliCommand cmd = {"./attention", about, CLI_ATTENTION};

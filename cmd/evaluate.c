@@ -14,9 +14,7 @@ static const char about[] =
 
 int main(int argc, char **argv) {
     file_size_limit_as_error();
-    EvaluationOptions o = {.data = {.model_dir = CLI_DEFAULT_MODEL, .data_dir = "data/glue",
-                                    .max_len = 128, .batch_size = 32},
-                           .split = "dev"};
+    EvaluationOptions o = {.data = CLI_SESSION_DEFAULTS, .split = "dev"};
     CliSessionExtras x = {.separator = "tab"};
     int threads = omp_get_max_threads();
     cli_session_rows(&o.data, &x);
@@ -24,7 +22,7 @@ int main(int argc, char **argv) {
         {"split", CLI_STRING, &o.split, "NAME", "dev, test (GLUE submission format) or train"},
         {"predictions", CLI_STRING, &o.predictions, "FILE", "write per-example predictions (TSV)"},
         {"metrics-out", CLI_STRING, &o.metrics_out, "FILE", "write metrics and sparsity as JSON"},
-        {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", .range = CLI_AT_LEAST(1)},
+        CLI_THREADS_ROW(&threads),
         {"allow-nonfinite", CLI_FLAG, &o.data.allow_nonfinite, NULL, "load weights with NaN / Inf values (e.g. in unused rows); non-finite outputs still stop"},
     };
     const CliTable tables[] = {{x.rows, x.num_rows}, CLI_TABLE(own)};

@@ -17,8 +17,7 @@ static const char about[] =
 int main(int argc, char **argv) {
     file_size_limit_as_error();
     TrainOptions o = {
-        .data = {.model_dir = CLI_DEFAULT_MODEL, .data_dir = "data/glue", .max_len = 128,
-                 .batch_size = 32},
+        .data = CLI_SESSION_DEFAULTS,
         .out_dir = "runs/finetune",
         .epochs = 3,
         .lr = 5e-5f,
@@ -49,7 +48,7 @@ int main(int argc, char **argv) {
         {"stop-after", CLI_LONG, &o.stop_after, "N", "stop after step N of the schedule (OUT/last is written); 0 = run to the end", .range = CLI_AT_LEAST(0)},
         {"log-every", CLI_LONG, &o.log_every, "N", "progress line every N steps", .range = CLI_AT_LEAST(1)},
         {"resume", CLI_FLAG, &o.resume, NULL, "continue the run in OUT/last (same options)"},
-        {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", .range = CLI_AT_LEAST(1)},
+        CLI_THREADS_ROW(&threads),
     };
     const CliTable tables[] = {{x.rows, x.num_rows}, CLI_TABLE(own)};
     const CliCommand cmd = {"./finetune", about, CLI_FINETUNE, x.maps, cli_session_task_bits, &o.data};

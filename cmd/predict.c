@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
         {"json", CLI_FLAG, &o.json, NULL, "one JSON object per answer: line, label, probabilities (or score)"},
         {"window", CLI_INT, &o.window, "N", "inputs grouped by length at most (fewer when no more input is ready)", .range = CLI_AT_LEAST(1)},
         {"max-line-bytes", CLI_INT, &o.max_line_bytes, "N", "longer lines are bad inputs", .range = CLI_AT_LEAST(1)},
-        {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", .range = CLI_AT_LEAST(1)},
+        CLI_THREADS_ROW(&threads),
         {"timing", CLI_FLAG, &o.timing, NULL, "report inputs/s and the time spent tokenizing and in the model"},
     };
     const CliTable tables[] = {{shared, num_shared}, CLI_TABLE(own)};
