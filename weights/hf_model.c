@@ -521,11 +521,32 @@ done:
 
 // ------------------------------------------------------------ writing
 
-static int json_set(cJSON *obj, const char *key, cJSON *value, const char *path, Err *err) {
+cJSON *hf_json_read_object(const char *path, Err *err) {
+    char *text;
+    if (file_read_all(path, &text, NULL, err) != 0) return NULL;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        err_set(err, "%s: not a JSON object", path);
+        return NULL;
+    }
+    return root;
+}
+
+int hf_json_set(cJSON *obj, const char *key, cJSON *value, const char *path, Err *err) {
     if (!value) return err_set(err, "%s: out of memory building field %s", path, key);
     cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
     cJSON_AddItemToObject(obj, key, value);
     return 0;
+}
+
+int hf_json_write(const char *path, const cJSON *root, Err *err) {
+    char *out = cJSON_Print(root);
+    if (!out) return err_set(err, "%s: out of memory printing JSON", path);
+    int rc = file_write_atomic(path, out, strlen(out), err);
+    free(out);
+    return rc;
 }
 
 int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
@@ -534,14 +555,8 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
     if (path_join(src, sizeof src, src_dir, "config.json", err) != 0 ||
         path_join(dst, sizeof dst, dir, "config.json", err) != 0)
         return -1;
-    char *text;
-    if (file_read_all(src, &text, NULL, err) != 0) return -1;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return err_set(err, "%s: not a JSON object", src);
-    }
+    cJSON *root = hf_json_read_object(src, err);
+    if (!root) return -1;
     int rc = -1;
     cJSON *arch = cJSON_CreateArray(), *id2label = cJSON_CreateObject(),
           *label2id = cJSON_CreateObject();
@@ -562,12 +577,12 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         cJSON_AddItemToObject(label2id, name, cJSON_CreateNumber(i));
     }
     const char *problem = cfg->num_labels == 1 ? "regression" : "single_label_classification";
-    if (json_set(root, "architectures", arch, dst, err) ||
-        json_set(root, "id2label", id2label, dst, err) ||
-        json_set(root, "label2id", label2id, dst, err) ||
-        json_set(root, "problem_type", cJSON_CreateString(problem), dst, err) ||
-        json_set(root, "attention_probs_fn", cJSON_CreateString(attn_kind_name(cfg->attn.kind)), dst,
-                 err))
+    if (hf_json_set(root, "architectures", arch, dst, err) ||
+        hf_json_set(root, "id2label", id2label, dst, err) ||
+        hf_json_set(root, "label2id", label2id, dst, err) ||
+        hf_json_set(root, "problem_type", cJSON_CreateString(problem), dst, err) ||
+        hf_json_set(root, "attention_probs_fn",
+                    cJSON_CreateString(attn_kind_name(cfg->attn.kind)), dst, err))
         goto done;
     cJSON_DeleteItemFromObjectCaseSensitive(root, "num_labels");
     cJSON_DeleteItemFromObjectCaseSensitive(root, "attention_r");
@@ -575,19 +590,13 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
     // remote_code_export adds the modeling code back where it is needed.
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     const ModelFamily *sparse = cJSON_IsString(type) ? family_find_sparse(type->valuestring) : NULL;
-    if (sparse && json_set(root, "model_type", cJSON_CreateString(sparse->model_type), dst, err))
+    if (sparse && hf_json_set(root, "model_type", cJSON_CreateString(sparse->model_type), dst, err))
         goto done;
     cJSON_DeleteItemFromObjectCaseSensitive(root, "auto_map");
     if (attn_map_has_param(cfg->attn) &&
-        json_set(root, "attention_r", cJSON_CreateNumber(cfg->attn.r), dst, err))
+        hf_json_set(root, "attention_r", cJSON_CreateNumber(cfg->attn.r), dst, err))
         goto done;
-    char *out = cJSON_Print(root);
-    if (!out) {
-        err_set(err, "%s: out of memory printing JSON", dst);
-        goto done;
-    }
-    rc = file_write_atomic(dst, out, strlen(out), err);
-    free(out);
+    rc = hf_json_write(dst, root, err);
 done:
     cJSON_Delete(root);
     return rc;

@@ -93,6 +93,15 @@ int hf_save_params(Bert *model, const ModelFamily *family, const char *dir, Err 
 int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
                    const ModelFamily *family, const char *const *label_names, Err *err);
 
+// config.json editing (hf_save_config, weights/remote_code.c): the JSON
+// object in PATH (else NULL, err says why), a field replaced (value NULL:
+// out of memory, an error naming the key), the object written back
+// atomically.
+struct cJSON;
+struct cJSON *hf_json_read_object(const char *path, Err *err);
+int hf_json_set(struct cJSON *obj, const char *key, struct cJSON *value, const char *path, Err *err);
+int hf_json_write(const char *path, const struct cJSON *root, Err *err);
+
 // Copies the tokenizer files present in src_dir (vocab.txt, tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json, added_tokens.json,
 // *.model) into dir.

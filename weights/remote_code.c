@@ -6,17 +6,11 @@
 #include <string.h>
 
 #include "util/fileio.h"
+#include "weights/hf_model.h"
 
 // The template, embedded by the Makefile (build/gen/export_templates.c).
 extern const unsigned char export_template_modeling[];
 extern const size_t export_template_modeling_len;
-
-static int set_field(cJSON *obj, const char *key, cJSON *value, const char *path, Err *err) {
-    if (!value) return err_set(err, "%s: out of memory building field %s", path, key);
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-    cJSON_AddItemToObject(obj, key, value);
-    return 0;
-}
 
 int remote_code_export(const char *dir, const BertConfig *cfg, const ModelFamily *family,
                        Err *err) {
@@ -26,14 +20,8 @@ int remote_code_export(const char *dir, const BertConfig *cfg, const ModelFamily
         file_write_atomic(path, export_template_modeling, export_template_modeling_len, err) != 0)
         return -1;
     if (path_join(path, sizeof path, dir, "config.json", err) != 0) return -1;
-    char *text;
-    if (file_read_all(path, &text, NULL, err) != 0) return -1;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return err_set(err, "%s: not a JSON object", path);
-    }
+    cJSON *root = hf_json_read_object(path, err);
+    if (!root) return -1;
     char name[3][128];
     const char *module = "modeling_sparse_attention", *prefix = family->sparse_class_prefix;
     snprintf(name[0], sizeof name[0], "%s.%sConfig", module, prefix);
@@ -53,17 +41,11 @@ int remote_code_export(const char *dir, const BertConfig *cfg, const ModelFamily
         cJSON_AddStringToObject(auto_map, "AutoModelForSequenceClassification", name[2]);
     }
     cJSON_AddItemToArray(arch, cJSON_CreateString(name[2] + strlen(module) + 1));
-    if (set_field(root, "model_type", cJSON_CreateString(family->sparse_model_type), path, err) ||
-        set_field(root, "architectures", arch, path, err) ||
-        set_field(root, "auto_map", auto_map, path, err))
+    if (hf_json_set(root, "model_type", cJSON_CreateString(family->sparse_model_type), path, err) ||
+        hf_json_set(root, "architectures", arch, path, err) ||
+        hf_json_set(root, "auto_map", auto_map, path, err))
         goto done;
-    char *out = cJSON_Print(root);
-    if (!out) {
-        err_set(err, "%s: out of memory printing JSON", path);
-        goto done;
-    }
-    rc = file_write_atomic(path, out, strlen(out), err);
-    free(out);
+    rc = hf_json_write(path, root, err);
 done:
     cJSON_Delete(root);
     return rc;
