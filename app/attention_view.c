@@ -173,8 +173,8 @@ static void draw_model(Html *h, const ModelView *v, const Layout *lay, double gx
     html_printf(h, "<g class=\"model\">\n<text x=\"%.1f\" y=\"18\" style=\"font-size:14px;font-weight:bold\">",
                 gx);
     html_text(h, v->dir);
-    html_printf(h, ": %s", attn_kind_name(attn->kind));
-    if (attn->kind == ATTN_RSOFTMAX) html_printf(h, " r=%g", attn->r);
+    char map[64];
+    html_printf(h, ": %s", attn_map_format(map, sizeof map, *attn));
     html_printf(h, "</text>\n");
     double top = TITLE_H + lay->label_w;  // key tokens stand above the first row
     for (int hd = lay->head0; hd < lay->head1; hd++) {
