@@ -71,6 +71,7 @@ static cJSON *run_config_json(const Trainer *t) {
     cJSON_AddNumberToObject(j, "batch_size", o->data.batch_size);
     cJSON_AddStringToObject(j, "attn", attn_kind_name(bert_config(t->s.model)->attn.kind));
     cJSON_AddNumberToObject(j, "r", bert_config(t->s.model)->attn.r);
+    cJSON_AddStringToObject(j, "precision", precision_info(o->data.precision)->name);
     cJSON_AddNumberToObject(j, "epochs", o->epochs);
     cJSON_AddNumberToObject(j, "max_steps", (double)o->max_steps);
     cJSON_AddNumberToObject(j, "lr", o->lr);
@@ -227,6 +228,7 @@ static int resume(Trainer *t, Err *err) {
         goto done;
     }
     if (hf_load_params(t->s.model, t->s.config.family, t->path_last, err) != 0) goto done;
+    bert_sync_weights(t->s.model);  // bf16: the copies of the loaded weights
     size_t n;
     float *m = optim_moments(t->optim, 0, &n);
     if (m && ckpt_load_moments(t->path_last, m, optim_moments(t->optim, 1, NULL), n, err) != 0)

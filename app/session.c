@@ -94,6 +94,10 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
     s->model = hf_load_model(opt->model_dir, &s->config, outputs, max_batch, s->max_len,
                              init_seed, &s->load, err);
     if (!s->model) goto fail;
+    if (bert_set_precision(s->model, opt->precision, err) != 0) {
+        err_prefix(err, "--precision %s", precision_info(opt->precision)->name);
+        goto fail;
+    }
     return 0;
 fail:
     session_close(s);

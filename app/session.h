@@ -28,6 +28,7 @@ typedef struct {
     AttnMap attn;
     bool skip_bad_rows;
     bool allow_nonfinite;      // ./evaluate --allow-nonfinite: load NaN / Inf weights
+    Precision precision;       // --precision (fp32 when zeroed)
 } SessionOptions;
 
 typedef struct {
