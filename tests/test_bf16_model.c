@@ -66,6 +66,14 @@ enum { BAR_CASES = 2 * (int)(sizeof BAR_MAPS / sizeof BAR_MAPS[0]) };
 // One (map, batch): every gradient tensor against the bar.  The key bias
 // is left out: its true gradient is 0 (it shifts a whole score row), so its
 // float64 value is rounding noise with no relative distance.
+// Known failure: rsoftmax_r0.5 pair.  Its bf16 Q K^T scores, from bf16-rounded
+// QKV inputs, move 2 (layer 0) and 5 (layer 1) of 1020 (query, key) pairs
+// across the r-softmax threshold (float32 and float64 agree on all of them);
+// the support change moves most of that batch's gradients 2-4x farther from
+// float64 than PyTorch bf16's run, whose own rounding happened to keep those
+// supports (on rsoftmax_r0.25 pair the roles reverse: PyTorch's query
+// gradients are 0.63 away, ours within the bar).  Not loosened: see the
+// report of issue 12.
 START_TEST(gradients_within_torch_bar) {
     const BarMap *bm = &BAR_MAPS[_i / 2];
     const char *variant = VARIANTS[_i % 2];
@@ -91,7 +99,8 @@ START_TEST(gradients_within_torch_bar) {
         int n = hf_tensor_refs(m, "bert.", &refs, &err);
         ck_assert_int_gt(n, 0);
         double worst = 0;
-        char worst_name[200] = "";
+        char worst_name[200] = "", over[2048] = "";  // every tensor over the bar
+        size_t used = 0;
         for (int i = 0; i < n; i++) {
             if (strstr(refs[i].name, "attention.self.key.bias")) continue;
             size_t numel = (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1), nr;
@@ -102,10 +111,11 @@ START_TEST(gradients_within_torch_bar) {
             float *torch = golden_f32(bar, key, NULL);
             double ours = rel_distance(bert_grads(m, NULL) + refs[i].offset, ref, numel);
             double theirs = rel_distance(torch, ref, numel);
-            snprintf(label, sizeof label, "%s %s grad %s", bm->tag, variant, refs[i].name);
-            ck_assert_msg(ours <= TORCH_BAR * theirs,
-                          "%s: bf16 distance to float64 %.3g, PyTorch bf16's %.3g (ratio %.2f > %.1f)",
-                          label, ours, theirs, ours / theirs, TORCH_BAR);
+            if (!(ours <= TORCH_BAR * theirs) && used < sizeof over)
+                used += (size_t)snprintf(over + used, sizeof over - used,
+                                         "%s%s: distance %.3g, PyTorch bf16's %.3g (ratio %.2f)",
+                                         used ? "; " : "", refs[i].name, ours, theirs,
+                                         ours / theirs);
             if (ours / theirs > worst) {
                 worst = ours / theirs;
                 snprintf(worst_name, sizeof worst_name, "%s", refs[i].name);
@@ -115,6 +125,9 @@ START_TEST(gradients_within_torch_bar) {
         }
         fprintf(stderr, "bf16 bar: %s %s: worst ours/PyTorch distance ratio %.3f (%s)\n", bm->tag,
                 variant, worst, worst_name);
+        snprintf(label, sizeof label, "%s %s", bm->tag, variant);
+        ck_assert_msg(used == 0, "%s: gradients farther from float64 than %.1fx PyTorch bf16's: %s",
+                      label, TORCH_BAR, over);
         free(refs);
         bert_free(m);
     }
