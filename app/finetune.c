@@ -393,7 +393,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     size_t moments = o->optim == OPTIM_ADAMW ? 2 * num_params * sizeof(float) : 0;
     if (!t->dev_out ||
         session_check_memory(bert_config(t->s.model), o->data.batch_size, t->s.max_len, 1,
-                             moments, err) != 0 ||
+                             bert_precision(t->s.model), moments, err) != 0 ||
         bert_enable_grads(t->s.model, err) != 0)
         return -1;
     OptimConfig oc = {o->optim, o->lr, o->weight_decay, 0.9f, 0.999f, 1e-8f};

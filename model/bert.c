@@ -313,7 +313,6 @@ static void layout_inputs(Bert *m, Arena *ints, Arena *counters) {
     CARVE(counters, m->zero_total, L);
 }
 
-#if !REAL_IS_DOUBLE
 // The GEMMs whose weights have a bf16 copy in bf16 precision: the four
 // per-layer dense layers.  The head (pooler, classifier) stays float32: its
 // GEMMs have B rows, not B x T, so bf16 would save nothing measurable, and
@@ -328,8 +327,6 @@ static void layout_bf16_weights(Bert *m, Arena *weights, Arena *unused) {
     for (int i = 0; i < NUM_GEMM_WEIGHTS; i++)
         CARVE(weights, m->weight_h[GEMM_WEIGHTS[i]], bert_param_numel(&m->cfg, GEMM_WEIGHTS[i]));
 }
-
-#endif
 
 // bf16 precision: every layer slot's bf16 GEMM inputs and (when training)
 // the backward's bf16 dout, one GEMM's at a time.
@@ -456,20 +453,24 @@ int bert_enable_grads(Bert *m, Err *err) {
     return m->grads ? 0 : -1;
 }
 
-int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, size_t *bytes,
-                      Err *err) {
+int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, Precision precision,
+                      size_t *bytes, Err *err) {
     if (config_check(cfg, err) != 0) return -1;
     size_t params = 0;
     for (int id = 0; id < PT_COUNT; id++) params += bert_param_numel(cfg, (ParamId)id);
     // The layouts that allocate, run on a probe without their buffers.
     Bert probe = {.cfg = *cfg, .max_batch = batch, .max_seq = T,
-                  .nthreads = omp_get_max_threads(), .training_layout = training};
+                  .nthreads = omp_get_max_threads(), .training_layout = training,
+                  .precision = precision};
     probe.layers = err_calloc(err, training ? (size_t)cfg->num_layers : 1, sizeof(LayerActs),
                               "layer activation table");
     if (!probe.layers) return -1;
     *bytes = params * sizeof(real) * (training ? 2 : 1) + layout_bytes(&probe, layout_activations) +
              layout_bytes(&probe, layout_inputs) +
              (training ? layout_bytes(&probe, layout_grad_buffers) : 0);
+    if (precision == PRECISION_BF16)
+        *bytes += layout_bytes(&probe, layout_bf16_weights) +
+                  layout_bytes(&probe, layout_bf16_buffers);
     free(probe.layers);
     return 0;
 }
@@ -509,9 +510,9 @@ void bert_sync_weights(Bert *m) {
                            (size_t)info.cols);
     }
 }
+#endif
 
 Precision bert_precision(const Bert *m) { return m->precision; }
-#endif
 
 real *bert_grads(Bert *m, size_t *count) {
     if (count) *count = m->grads ? m->num_params : 0;

@@ -89,11 +89,11 @@ void bert_free(Bert *model);
 // bf16 (the model is then fp32, or unusable when an allocation failed: free
 // it).  Float32 build only.
 int bert_set_precision(Bert *model, Precision p, Err *err);
-Precision bert_precision(const Bert *model);
 // Refreshes the bf16 weight copies from the float32 parameters; no-op in
 // fp32.  Call after every change of the parameters (optimizer step, loading).
 void bert_sync_weights(Bert *model);
 #endif
+Precision bert_precision(const Bert *model);  // fp32 in the double build
 
 const BertConfig *bert_config(const Bert *model);
 int bert_max_batch(const Bert *model);
@@ -109,7 +109,8 @@ int bert_enable_grads(Bert *model, Err *err);
 // batches of up to `batch` x `T` tokens: parameters, gradients, activations
 // and work buffers, from the tables that allocate them.  Lets a caller
 // refuse a run that cannot fit before allocating anything.
-int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, size_t *bytes,
+int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, Precision precision,
+                      size_t *bytes,
                       Err *err);
 real *bert_grads(Bert *model, size_t *count);  // NULL before bert_enable_grads
 real *bert_grad(Bert *model, ParamId id);
