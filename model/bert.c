@@ -31,8 +31,8 @@ typedef struct {
     uint8_t *keep_attn;   // [N, H]
     uint8_t *keep_ffn;    // [N, H]
     // bf16 precision only: the bf16 GEMM inputs, kept for the backward's
-    // dweight GEMMs.  ctx and ffn_act are GEMM-only inputs, so in bf16 their
-    // float32 buffers are one scratch shared by every layer.
+    // dweight GEMMs.  ctx and ffn_act are GEMM-only inputs: in bf16, ctx's
+    // float32 buffer is one scratch shared by every layer, ffn_act has none.
     bf16 *in_h;           // [N, H] the layer's input (QKV GEMM)
     bf16 *ctx_h;          // [N, H] attention output (output projection)
     bf16 *ln1_h;          // [N, H] ln1_out (FFN in)
@@ -230,8 +230,9 @@ static int alloc_layout(Bert *m, LayoutFn *layout, void **memory[2], const char 
     return 0;
 }
 
-// Whether layer l's float32 ctx and ffn_act are layer 0's: in bf16 they only
-// feed GEMMs, which read their bf16 copies (LayerActs.ctx_h, act_h).
+// Whether layer l's float32 ctx is layer 0's: in bf16 it only feeds the
+// output projection, which reads its bf16 copy (LayerActs.ctx_h).  (The GELU
+// output has no float32 buffer at all in bf16: ffn_activation_forward.)
 static int shares_gemm_only_inputs(const Bert *m, int l) {
     return l > 0 && m->precision != PRECISION_FP32;
 }
@@ -279,10 +280,7 @@ static void layout_activations(Bert *m, Arena *acts, Arena *masks) {
         CARVE(acts, a->ln1_rstd, N);
         CARVE(acts, a->ln1_out, N * H);
         CARVE(acts, a->ffn_pre, N * FF);
-        if (shares_gemm_only_inputs(m, l))
-            a->ffn_act = m->layers[0].ffn_act;
-        else
-            CARVE(acts, a->ffn_act, N * FF);
+        CARVE(acts, a->ffn_act, m->precision == PRECISION_FP32 ? N * FF : 0);  // bf16: act_h only
         CARVE(acts, a->ffn_res, N * H);
         CARVE(masks, a->keep_ffn, train * N * H);
         CARVE(acts, a->ln2_mean, N);
@@ -627,13 +625,14 @@ static void note_gemm_failure(Bert *m, int rc, const Err *err) {
 #endif
 
 // out [R, C] = in [R, K] . weight^T + bias.  bf16: in is first rounded into
-// in_h [R, K], which the backward's dweight GEMM reads again.
+// in_h [R, K], which the backward's dweight GEMM reads again; in == NULL
+// means in_h already holds the input.
 static void dense_forward(Bert *m, real *out, const real *in, bf16 *in_h, const real *weight,
                           const bf16 *weight_h, const real *bias, int R, int K, int C) {
 #if !REAL_IS_DOUBLE
     if (m->precision == PRECISION_BF16) {
         Err err;
-        float_to_bf16_rows(in_h, (size_t)K, in, (size_t)K, (size_t)R, (size_t)K);
+        if (in) float_to_bf16_rows(in_h, (size_t)K, in, (size_t)K, (size_t)R, (size_t)K);
         note_gemm_failure(m, linear_forward_bf16(m->gemm, out, in_h, weight_h, bias, R, K, C, &err),
                           &err);
         return;
@@ -658,6 +657,20 @@ static void dense_backward(Bert *m, real *din, real *dweight, real *dbias, const
     }
 #endif
     linear_backward(din, dweight, dbias, dout, in, weight, R, K, C, din_accumulate);
+}
+
+// GELU of a->ffn_pre [n], the FFN-out GEMM's input: into a->ffn_act, or in
+// bf16 straight into a->act_h (convert-on-write, no float32 copy).  Returns
+// dense_forward's `in` (NULL: act_h holds it).
+static const real *ffn_activation_forward(Bert *m, LayerActs *a, long n) {
+#if !REAL_IS_DOUBLE
+    if (m->precision == PRECISION_BF16) {
+        gelu_forward_bf16(a->act_h, a->ffn_pre, n);
+        return NULL;
+    }
+#endif
+    gelu_forward(a->ffn_act, a->ffn_pre, n);
+    return a->ffn_act;
 }
 
 // Ends a pass: -1 with the first oneDNN failure since the pass began.
@@ -696,8 +709,8 @@ static void post_attention_forward(Bert *m, LayerActs *a, const LayerParams *p, 
     layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->attn_res, p->ln1_w, p->ln1_b, R, H,
                       c->layer_norm_eps);
     dense_forward(m, a->ffn_pre, a->ln1_out, a->ln1_h, p->in_w, p->in_wh, p->in_b, R, H, FF);
-    gelu_forward(a->ffn_act, a->ffn_pre, (long)R * FF);
-    dense_forward(m, a->ffn_res, a->ffn_act, a->act_h, p->ffn_w, p->ffn_wh, p->ffn_b, R, FF, H);
+    const real *act = ffn_activation_forward(m, a, (long)R * FF);
+    dense_forward(m, a->ffn_res, act, a->act_h, p->ffn_w, p->ffn_wh, p->ffn_b, R, FF, H);
     maybe_dropout(a->ffn_res, a->keep_ffn, RH, m->dropout.hidden, m, layer_site(l, SITE_FFN));
     residual_forward(a->ffn_res, a->ln1_out, RH);
     layernorm_forward(a->ln2_out, a->ln2_mean, a->ln2_rstd, a->ffn_res, p->ln2_w, p->ln2_b, R, H,
@@ -872,16 +885,19 @@ static void post_attention_backward(Bert *m, LayerActs *a, const LayerParams *p,
                        a->ln2_rstd, R, H);
     memcpy(d_x, m->d_tmp, bytes);  // dL/d(ln1_out), residual part
     maybe_dropout_backward(m->d_tmp, a->keep_ffn, RH, m->dropout.hidden, m);
-    dense_backward(m, m->d_ffn, dp->ffn_w, dp->ffn_b, m->d_tmp, a->ffn_act, a->act_h, p->ffn_w, p->ffn_wh, R, FF, H, 0);
+    dense_backward(m, m->d_ffn, dp->ffn_w, dp->ffn_b, m->d_tmp, a->ffn_act, a->act_h, p->ffn_w,
+                   p->ffn_wh, R, FF, H, 0);
     gelu_backward(m->d_ffn, a->ffn_pre, m->d_ffn, (long)R * FF);
-    dense_backward(m, d_x, dp->in_w, dp->in_b, m->d_ffn, a->ln1_out, a->ln1_h, p->in_w, p->in_wh, R, H, FF, 1);
+    dense_backward(m, d_x, dp->in_w, dp->in_b, m->d_ffn, a->ln1_out, a->ln1_h, p->in_w, p->in_wh,
+                   R, H, FF, 1);
     // LayerNorm 1 -> dL/d(attn_res) in d_tmp; the residual passes it to x.
     memset(m->d_tmp, 0, bytes);
     layernorm_backward(m->d_tmp, dp->ln1_w, dp->ln1_b, d_x, a->attn_res, p->ln1_w, a->ln1_mean,
                        a->ln1_rstd, R, H);
     memcpy(d_x, m->d_tmp, bytes);  // dL/dx, residual part
     maybe_dropout_backward(m->d_tmp, a->keep_attn, RH, m->dropout.hidden, m);
-    dense_backward(m, d_ctx, dp->out_w, dp->out_b, m->d_tmp, ctx, a->ctx_h, p->out_w, p->out_wh, R, H, H, 0);
+    dense_backward(m, d_ctx, dp->out_w, dp->out_b, m->d_tmp, ctx, a->ctx_h, p->out_w, p->out_wh,
+                   R, H, H, 0);
 }
 
 // Backward of last_layer_forward_cls: m->d_x [B, H] in (dL/d output rows);
@@ -909,7 +925,8 @@ static void layer_backward(Bert *m, int l, AttentionDims *dims) {
         post_attention_backward(m, a, &p, &dp, a->ctx, N, m->d_x, m->d_ctx, m->d_x);
     attention_backward(m->d_qkv, m->d_ctx, a->qkv, a->scores, a->probs, a->probs_drop,
                        a->keep_probs, a->aux, dims);
-    dense_backward(m, m->d_x, dp.qkv_w, dp.qkv_b, m->d_qkv, x, a->in_h, p.qkv_w, p.qkv_wh, N, H, 3 * H, 1);
+    dense_backward(m, m->d_x, dp.qkv_w, dp.qkv_b, m->d_qkv, x, a->in_h, p.qkv_w, p.qkv_wh, N, H,
+                   3 * H, 1);
 }
 
 int bert_backward(Bert *m, Err *err) {
