@@ -98,7 +98,7 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
                              init_seed, &s->load, err);
     if (!s->model) goto fail;
     if (bert_set_precision(s->model, opt->precision, err) != 0) {
-        err_prefix(err, "--precision %s", precision_info(opt->precision)->name);
+        err_prefix(err, "--precision");  // the message names the precision
         goto fail;
     }
     return 0;
