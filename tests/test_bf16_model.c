@@ -66,14 +66,9 @@ enum { BAR_CASES = 2 * (int)(sizeof BAR_MAPS / sizeof BAR_MAPS[0]) };
 // One (map, batch): every gradient tensor against the bar.  The key bias
 // is left out: its true gradient is 0 (it shifts a whole score row), so its
 // float64 value is rounding noise with no relative distance.
-// Known failure: rsoftmax_r0.5 pair.  Its bf16 Q K^T scores, from bf16-rounded
-// QKV inputs, move 2 (layer 0) and 5 (layer 1) of 1020 (query, key) pairs
-// across the r-softmax threshold (float32 and float64 agree on all of them);
-// the support change moves most of that batch's gradients 2-4x farther from
-// float64 than PyTorch bf16's run, whose own rounding happened to keep those
-// supports (on rsoftmax_r0.25 pair the roles reverse: PyTorch's query
-// gradients are 0.63 away, ours within the bar).  Not loosened: see the
-// report of issue 12.
+// The QKV forward stays float32 in bf16 (model/bert.c qkv_forward): with
+// bf16 Q and K, rsoftmax_r0.5 pair moved 2 + 5 of 1020 (query, key) pairs
+// across the threshold and failed this bar at 1.5-4.2x.
 START_TEST(gradients_within_torch_bar) {
     const BarMap *bm = &BAR_MAPS[_i / 2];
     const char *variant = VARIANTS[_i % 2];
