@@ -71,6 +71,7 @@ static cJSON *run_config_json(const Trainer *t) {
     cJSON_AddNumberToObject(j, "batch_size", o->data.batch_size);
     cJSON_AddStringToObject(j, "attn", attn_kind_name(bert_config(t->s.model)->attn.kind));
     cJSON_AddNumberToObject(j, "r", bert_config(t->s.model)->attn.r);
+    cJSON_AddStringToObject(j, "precision", precision_info(o->data.precision)->name);
     cJSON_AddNumberToObject(j, "epochs", o->epochs);
     cJSON_AddNumberToObject(j, "max_steps", (double)o->max_steps);
     cJSON_AddNumberToObject(j, "lr", o->lr);
@@ -227,6 +228,7 @@ static int resume(Trainer *t, Err *err) {
         goto done;
     }
     if (hf_load_params(t->s.model, t->s.config.family, t->path_last, err) != 0) goto done;
+    bert_sync_weights(t->s.model);  // bf16: the copies of the loaded weights
     size_t n;
     float *m = optim_moments(t->optim, 0, &n);
     if (m && ckpt_load_moments(t->path_last, m, optim_moments(t->optim, 1, NULL), n, err) != 0)
@@ -391,7 +393,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     size_t moments = o->optim == OPTIM_ADAMW ? 2 * num_params * sizeof(float) : 0;
     if (!t->dev_out ||
         session_check_memory(bert_config(t->s.model), o->data.batch_size, t->s.max_len, 1,
-                             moments, err) != 0 ||
+                             bert_precision(t->s.model), moments, err) != 0 ||
         bert_enable_grads(t->s.model, err) != 0)
         return -1;
     OptimConfig oc = {o->optim, o->lr, o->weight_decay, 0.9f, 0.999f, 1e-8f};

@@ -264,9 +264,19 @@ static void describe_maps(CliSessionExtras *x) {
     }
 }
 
+void cli_precision_help(char *buf, size_t size) {
+    size_t used = (size_t)snprintf(buf, size, "compute precision: ");
+    for (int p = 0; p < PRECISION_COUNT && used < size; p++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s (%s)", p ? "; " : "",
+                                 precision_info((Precision)p)->name,
+                                 precision_info((Precision)p)->help);
+}
+
 void cli_session_rows(SessionOptions *s, CliSessionExtras *x) {
     CustomTaskOptions *c = &s->custom;
     describe_maps(x);
+    cli_precision_help(x->precision_help, sizeof x->precision_help);
+    if (!x->precision_name) x->precision_name = precision_info(s->precision)->name;
     const CliOption rows[] = {
         {"model", CLI_STRING, &s->model_dir, "DIR", "Hugging Face model directory or checkpoint; scripts/fetch_model.sh fetches the default", &x->model_given},
         {"task", CLI_STRING, &s->task, "NAME", "GLUE task (sst2, cola, mrpc, stsb, qqp, mnli, qnli, rte, wnli) or custom", .required = true},
@@ -275,6 +285,7 @@ void cli_session_rows(SessionOptions *s, CliSessionExtras *x) {
         {"batch-size", CLI_INT, &s->batch_size, "N", "examples per batch", .range = CLI_IN(1, 65536)},
         {"attn", CLI_STRING, &x->attn_name, "MAP", x->attn_help, &x->attn_given, "the checkpoint's, else softmax"},
         {"r", CLI_FLOAT, &x->r, "R", x->r_help, &x->r_given, x->r_default},
+        {"precision", CLI_STRING, &x->precision_name, "P", x->precision_help},
         {"skip-bad-rows", CLI_FLAG, &s->skip_bad_rows, NULL, "skip and count malformed data rows instead of stopping"},
         {"train", CLI_STRING, &c->train, "FILE", "custom task: training file (TSV or CSV)", .applies = CLI_CUSTOM_TASK},
         {"dev", CLI_STRING, &c->dev, "FILE", "custom task: dev file", .applies = CLI_CUSTOM_TASK},
@@ -328,5 +339,5 @@ int cli_finish_model(SessionOptions *s, const CliSessionExtras *x, Err *err) {
     } else if (x->r_given) {
         return err_set(err, "--r needs --attn: %s", x->r_help);
     }
-    return 0;
+    return precision_parse(x->precision_name, "--precision", &s->precision, err);
 }

@@ -112,7 +112,12 @@ typedef struct {
     CliOption rows[CLI_SESSION_ROWS];
     int num_rows;
     char attn_help[256], r_help[256], r_default[128], maps[2048];  // from the map table
+    const char *precision_name;
+    char precision_help[512];  // from the precision table
 } CliSessionExtras;
+// "compute precision: fp32 (...); bf16 (...)" from the precision table, for
+// the --precision row of every command that runs the model.
+void cli_precision_help(char *buf, size_t size);
 void cli_session_rows(SessionOptions *s, CliSessionExtras *x);
 // The task bits of a SessionOptions (CliCommand.task_bits).
 unsigned cli_session_task_bits(const void *session_options);

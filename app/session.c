@@ -37,14 +37,16 @@ static int check_label_limits(const Task *task, Err *err) {
 }
 
 int session_check_memory(const BertConfig *cfg, int batch, int T, int training,
-                         size_t extra_bytes, Err *err) {
+                         Precision precision, size_t extra_bytes, Err *err) {
     // A first bound in floating point: the attention scores alone, so that
     // absurd sizes cannot overflow the exact count below.
     double scores = (double)batch * cfg->num_heads * T * T * sizeof(real) *
                     (training ? 4.0 * cfg->num_layers : 2.0);
     size_t need = 0, have;
     const char *source;
-    if (scores < 1e18 && bert_memory_bytes(cfg, batch, T, training, &need, err) != 0) return -1;
+    if (scores < 1e18 &&
+        bert_memory_bytes(cfg, batch, T, training, precision, &need, err) != 0)
+        return -1;
     double total = scores < 1e18 ? (double)need + (double)extra_bytes : scores;
     if (mem_available(&have, &source) != 0 || total <= (double)have) return 0;
     char need_text[32], have_text[32];
@@ -90,10 +92,15 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
     }
     BertConfig sized = s->config.bert;
     sized.num_labels = outputs;
-    if (session_check_memory(&sized, max_batch, s->max_len, 0, 0, err) != 0) goto fail;
+    if (session_check_memory(&sized, max_batch, s->max_len, 0, opt->precision, 0, err) != 0)
+        goto fail;
     s->model = hf_load_model(opt->model_dir, &s->config, outputs, max_batch, s->max_len,
                              init_seed, &s->load, err);
     if (!s->model) goto fail;
+    if (bert_set_precision(s->model, opt->precision, err) != 0) {
+        err_prefix(err, "--precision");  // the message names the precision
+        goto fail;
+    }
     return 0;
 fail:
     session_close(s);

@@ -28,6 +28,7 @@ typedef struct {
     AttnMap attn;
     bool skip_bad_rows;
     bool allow_nonfinite;      // ./evaluate --allow-nonfinite: load NaN / Inf weights
+    Precision precision;       // --precision (fp32 when zeroed)
 } SessionOptions;
 
 typedef struct {
@@ -51,7 +52,7 @@ void session_close(Session *s);
 // whose model memory (bert_memory_bytes) plus extra_bytes exceed what this
 // process can have (MemAvailable, the cgroup limit).
 int session_check_memory(const BertConfig *cfg, int batch, int T, int training,
-                         size_t extra_bytes, Err *err);
+                         Precision precision, size_t extra_bytes, Err *err);
 
 // Loads a split and tokenizes it; prints skipped bad rows on stderr.
 int session_load_split(const Session *s, const SessionOptions *opt, int split, Dataset **ds,

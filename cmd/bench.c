@@ -2,12 +2,15 @@
 //   - the measured sgemm peak on this machine (OpenBLAS, all threads),
 //   - evaluation throughput of the model (sentences/s at batch x seq),
 //   - training step time per attention map (forward + backward + AdamW),
-// with medians over repeated runs (the machine is noisy).
+// for every precision of the table (model/precision.h) side by side, and
+// the peak RSS after each, with medians over repeated runs (the machine is
+// noisy).
 //   build/bench --model DIR [--batch 32] [--seq 128] [--threads 2] [--reps 7]
 // With --gemm, instead: the GEMM ceilings at the model's shapes, OpenBLAS
 // sgemm against oneDNN's bf16 matmul, its ISA and primitive costs.
 #include <omp.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "model/gemm_bf16.h"
 #include "model/precision.h"
 #include "app/options.h"
+#include "train/optim.h"
 #include "train/step.h"
 #include "util/clock.h"
 #include "util/rng.h"
@@ -26,7 +30,7 @@ static const char about[] =
     "Prints a Markdown table: the sgemm peak, evaluation throughput and the training step time\n"
     "of every attention map (with its default parameter), medians over repeated runs.";
 
-enum { MAX_REPS = 64 };
+enum { MAX_REPS = 64, MAX_MAPS = 16 };
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -190,6 +194,47 @@ static int gemm_bench(int threads, int reps) {
     return 0;
 }
 
+// Median seconds of an eval forward (one untimed warm-up), or -1 on failure.
+static double time_eval_forward(Bert *m, const BertInput *in, int reps, Err *err) {
+    double times[MAX_REPS];
+    for (int r = 0; r < reps + 1; r++) {
+        double t0 = clock_seconds();
+        if (bert_forward(m, in, NULL, err) != 0) return -1;
+        if (r >= 1) times[r - 1] = clock_seconds() - t0;
+    }
+    return median(times, reps);
+}
+
+// Median seconds of a training step (fwd + bwd + clip + AdamW, dropout 0.1),
+// or -1 on failure.
+// The step ./finetune runs (train/step.c): forward with dropout 0.1, loss,
+// finite checks, backward, clipping, AdamW (and the bf16 weight refresh),
+// lr decaying over the timed steps.
+static double time_training_step(Bert *m, Optimizer *opt, const BertInput *in, int *labels,
+                                 int reps, Err *err) {
+    const StepSchedule schedule = {.lr = 2e-5f, .total_steps = reps + 1, .warmup_steps = 0,
+                                   .clip = 1.0f};
+    const Batch batch = {.size = in->batch, .T = in->seq, .ids = (int *)in->ids,
+                         .type_ids = (int *)in->type_ids, .lengths = (int *)in->lengths,
+                         .labels = labels, .targets = NULL, .max_rows = in->batch,
+                         .max_len = in->seq};
+    const Dropout d = {0.1f, 0.1f, 0.1f, 7};
+    double times[MAX_REPS];
+    for (int r = 0; r < reps + 1; r++) {
+        double t0 = clock_seconds();
+        StepStats stats;
+        if (train_step(m, opt, &batch, &d, r, &schedule, &stats, err) != 0) return -1;
+        if (r >= 1) times[r - 1] = clock_seconds() - t0;
+    }
+    return median(times, reps);
+}
+
+// The process's peak resident set so far, MB.
+static double peak_rss_mb(void) {
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_maxrss / 1024.0 : 0;
+}
+
 // Forward FLOPs of the encoder for B x T tokens (matmuls and attention).
 static double forward_flops(const BertConfig *c, int B, int T) {
     double N = (double)B * T, H = c->hidden_size, F = c->intermediate_size;
@@ -201,7 +246,10 @@ static double forward_flops(const BertConfig *c, int B, int T) {
 int main(int argc, char **argv) {
     const char *model_dir = CLI_DEFAULT_MODEL;
     int B = 32, T = 128, threads = 2, reps = 7;
-    bool gemm_only = false;
+    bool gemm_only = false, precision_given = false;
+    char precision_help[512];
+    cli_precision_help(precision_help, sizeof precision_help);
+    const char *precision_name = "";
     const CliOption opts[] = {
         {"model", CLI_STRING, &model_dir, "DIR", "model directory"},
         {"batch", CLI_INT, &B, "N", "batch size", .range = CLI_AT_LEAST(1)},
@@ -209,12 +257,15 @@ int main(int argc, char **argv) {
         {"threads", CLI_INT, &threads, "N", "threads", .range = CLI_AT_LEAST(1)},
         {"reps", CLI_INT, &reps, "N", "timed repetitions per measurement (median)", .range = CLI_IN(1, MAX_REPS)},
         {"gemm", CLI_FLAG, &gemm_only, NULL, "only the GEMM ceilings: OpenBLAS sgemm, oneDNN bf16"},
+        {"precision", CLI_STRING, &precision_name, "P", precision_help, &precision_given, "every one this CPU runs"},
     };
     const CliTable tables[] = {CLI_TABLE(opts)};
     const CliCommand cmd = {"build/bench", about, CLI_BENCH};
     Err err;
     int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
     if (rc == 1) return 0;
+    Precision only = PRECISION_FP32;
+    if (rc == 0 && precision_given) rc = precision_parse(precision_name, "--precision", &only, &err);
     if (rc == 0 && gemm_only) {
         bert_set_threads(threads);
         return gemm_bench(threads, reps);
@@ -248,44 +299,60 @@ int main(int argc, char **argv) {
     printf("| sgemm %dx%dx%d (OpenBLAS, %d threads) | | %.1f GFLOP/s | 100%% |\n", B * T,
            c->intermediate_size, c->hidden_size, threads, peak);
 
-    double times[MAX_REPS];
-    for (int r = 0; r < reps + 1; r++) {
-        double t0 = clock_seconds();
-        if (bert_forward(m, &in, NULL, &err) != 0) break;
-        if (r >= 1) times[r - 1] = clock_seconds() - t0;
-    }
-    double fwd = median(times, reps);
-    printf("| eval forward | %.1f ms | %.1f sentences/s, %.1f GFLOP/s | %.0f%% |\n", fwd * 1e3,
-           B / fwd, flops / fwd / 1e9, 100.0 * flops / fwd / 1e9 / peak);
-
-    // The step ./finetune runs (train/step.c): forward with dropout, loss,
-    // finite checks, backward, clipping, AdamW, lr decaying over the steps.
+    // Every precision (or --precision's) on the same model: eval forward and
+    // the training step of every map, then the peak RSS so far.
     OptimConfig oc = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
     Optimizer *opt = optim_build(&oc, m, &err);
-    const StepSchedule schedule = {.lr = 2e-5f, .total_steps = reps + 1, .warmup_steps = 0, .clip = 1.0f};
-    Batch batch = {.size = B, .T = T, .ids = ids, .type_ids = types, .lengths = lengths,
-                   .labels = labels, .targets = NULL, .max_rows = B, .max_len = T};
-    double softmax_step = 0;
-    printf("\n| training step (train_step: fwd + bwd + AdamW, dropout 0.1) | median | vs softmax | GFLOP/s (3x fwd) |\n|---|---|---|---|\n");
-    for (int k = 0; opt && k < attn_map_count(); k++) {  // every map, with its default parameter
-        AttnMap map = attn_map_default((AttnKind)k);
-        bert_set_attn(m, map);
-        const Dropout d = {0.1f, 0.1f, 0.1f, 7};
-        for (int r = 0; r < reps + 1; r++) {
-            double t0 = clock_seconds();
-            StepStats stats;
-            if (train_step(m, opt, &batch, &d, r, &schedule, &stats, &err) != 0) {
-                fprintf(stderr, "bench: %s\n", err.msg);
-                break;
-            }
-            if (r >= 1) times[r - 1] = clock_seconds() - t0;
+    const int maps = attn_map_count() < MAX_MAPS ? attn_map_count() : MAX_MAPS;
+    double fwd[PRECISION_COUNT], step[PRECISION_COUNT][MAX_MAPS], rss[PRECISION_COUNT];
+    int ran[PRECISION_COUNT] = {0};
+    char refused[PRECISION_COUNT][ERR_MSG_MAX];
+    for (int p = 0; opt && p < PRECISION_COUNT; p++) {
+        if (precision_given && p != (int)only) continue;
+        refused[p][0] = '\0';
+        if (bert_set_precision(m, (Precision)p, &err) != 0 ||
+            (fwd[p] = time_eval_forward(m, &in, reps, &err)) < 0) {
+            snprintf(refused[p], sizeof refused[p], "%s", err.msg);
+            continue;
         }
-        double step = median(times, reps);
-        if (k == ATTN_SOFTMAX) softmax_step = step;
+        for (int k = 0; k < maps; k++) {  // every map, with its default parameter
+            bert_set_attn(m, attn_map_default((AttnKind)k));
+            step[p][k] = time_training_step(m, opt, &in, labels, reps, &err);
+        }
+        rss[p] = peak_rss_mb();
+        ran[p] = 1;
+    }
+    printf("\n| eval forward | median | rate | vs sgemm peak | peak RSS so far |\n|---|---|---|---|---|\n");
+    for (int p = 0; p < PRECISION_COUNT; p++) {
+        const char *name = precision_info((Precision)p)->name;
+        if (!ran[p] && (!precision_given || p == (int)only) && opt)
+            printf("| %s | not run: %s | | | |\n", name, refused[p]);
+        if (!ran[p]) continue;
+        printf("| %s (%s) | %.1f ms | %.1f sentences/s, %.1f GFLOP/s | %.0f%% | %.0f MB |\n", name,
+               precision_info((Precision)p)->gemm, fwd[p] * 1e3, B / fwd[p], flops / fwd[p] / 1e9,
+               100.0 * flops / fwd[p] / 1e9 / peak, rss[p]);
+    }
+    printf("\n| training step (fwd + bwd + AdamW, dropout 0.1) |");
+    for (int p = 0; p < PRECISION_COUNT; p++)
+        if (ran[p]) printf(" %s | vs %s softmax | GFLOP/s (3x fwd) |", precision_info((Precision)p)->name,
+                           precision_info((Precision)p)->name);
+    printf("\n|---|");
+    for (int p = 0; p < PRECISION_COUNT; p++)
+        if (ran[p]) printf("---|---|---|");
+    printf("\n");
+    for (int k = 0; k < maps; k++) {
         char name[64];
-        attn_map_format(name, sizeof name, map);
-        printf("| %s | %.1f ms | %.3fx | %.1f |\n", name, step * 1e3, step / softmax_step,
-               3 * flops / step / 1e9);
+        attn_map_format(name, sizeof name, attn_map_default((AttnKind)k));
+        printf("| %s |", name);
+        for (int p = 0; p < PRECISION_COUNT; p++) {
+            if (!ran[p]) continue;
+            if (step[p][k] < 0)
+                printf(" failed | | |");
+            else
+                printf(" %.1f ms | %.3fx | %.1f |", step[p][k] * 1e3,
+                       step[p][k] / step[p][ATTN_SOFTMAX], 3 * flops / step[p][k] / 1e9);
+        }
+        printf("\n");
     }
     optim_free(opt);
     free(ids), free(types), free(lengths), free(labels);

@@ -18,7 +18,8 @@ static const char about[] =
 
 // The rows of the shared session table ./predict takes as they are.
 static int pick_session_rows(const CliSessionExtras *x, CliOption *out) {
-    static const char *const wanted[] = {"model", "max-len", "batch-size", "attn", "r"};
+    static const char *const wanted[] = {"model", "max-len", "batch-size", "attn", "r",
+                                             "precision"};
     int k = 0;
     for (int w = 0; w < CLI_COUNT(wanted); w++)
         for (int i = 0; i < x->num_rows; i++)

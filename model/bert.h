@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "model/attention.h"
+#include "model/precision.h"
 #include "model/real.h"
 #include "util/err.h"
 
@@ -81,6 +82,19 @@ void bert_set_threads(int n);
 Bert *bert_build(const BertConfig *cfg, int max_batch, int max_seq, Err *err);
 void bert_free(Bert *model);
 
+#if !REAL_IS_DOUBLE
+// The GEMMs' precision (model/precision.h); fp32 until set.  bf16 builds the
+// oneDNN context, bf16 copies of the GEMM weights (from the parameters as
+// they are now) and bf16 activation buffers; fails where this CPU cannot run
+// bf16 (the model is then fp32, or unusable when an allocation failed: free
+// it).  Float32 build only.
+int bert_set_precision(Bert *model, Precision p, Err *err);
+// Refreshes the bf16 weight copies from the float32 parameters; no-op in
+// fp32.  Call after every change of the parameters (optimizer step, loading).
+void bert_sync_weights(Bert *model);
+#endif
+Precision bert_precision(const Bert *model);  // fp32 in the double build
+
 const BertConfig *bert_config(const Bert *model);
 int bert_max_batch(const Bert *model);
 int bert_max_seq(const Bert *model);
@@ -95,7 +109,8 @@ int bert_enable_grads(Bert *model, Err *err);
 // batches of up to `batch` x `T` tokens: parameters, gradients, activations
 // and work buffers, from the tables that allocate them.  Lets a caller
 // refuse a run that cannot fit before allocating anything.
-int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, size_t *bytes,
+int bert_memory_bytes(const BertConfig *cfg, int batch, int T, int training, Precision precision,
+                      size_t *bytes,
                       Err *err);
 real *bert_grads(Bert *model, size_t *count);  // NULL before bert_enable_grads
 real *bert_grad(Bert *model, ParamId id);

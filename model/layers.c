@@ -195,6 +195,22 @@ void gelu_forward(real *out, const real *in, long n) {
     for (long i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + real_erf(in[i] * inv_sqrt2));
 }
 
+#if !REAL_IS_DOUBLE
+void gelu_forward_bf16(bf16 *out_h, const float *in, long n) {
+    // Blocks computed by gelu_forward itself (serial inside this parallel
+    // loop) into a float32 block on the stack, still in L1, then rounded:
+    // the same bits as gelu_forward then float_to_bf16.
+    enum { BLOCK = 4096 };
+#pragma omp parallel for
+    for (long b = 0; b < n; b += BLOCK) {
+        float y[BLOCK];
+        long len = n - b < BLOCK ? n - b : BLOCK;
+        gelu_forward(y, in + b, len);
+        float_to_bf16(out_h + b, y, (size_t)len);
+    }
+}
+#endif
+
 void gelu_backward(real *din, const real *in, const real *dout, long n) {
     const real inv_sqrt2 = (real)0.70710678118654752440;
     const real inv_sqrt_2pi = (real)0.39894228040143267794;

@@ -51,6 +51,12 @@ void layernorm_backward(real *din, real *dweight, real *dbias, const real *dout,
 
 // Exact (erf) GELU, in place allowed: out [n] = gelu(in [n]).
 void gelu_forward(real *out, const real *in, long n);
+#if !REAL_IS_DOUBLE
+// The same with convert-on-write (float32 build only): out_h [n] =
+// bf16(gelu(in [n])), bit for bit gelu_forward then float_to_bf16, without
+// the float32 intermediate in memory.
+void gelu_forward_bf16(bf16 *out_h, const float *in, long n);
+#endif
 // din [n] = dout [n] * gelu'(in [n])  (overwrites din; din may alias dout)
 void gelu_backward(real *din, const real *in, const real *dout, long n);
 

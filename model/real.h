@@ -42,6 +42,7 @@ typedef double real;
 #define bert_param bert_param_f64
 #define bert_enable_grads bert_enable_grads_f64
 #define bert_memory_bytes bert_memory_bytes_f64
+#define bert_precision bert_precision_f64
 #define bert_grads bert_grads_f64
 #define bert_grad bert_grad_f64
 #define bert_zero_grads bert_zero_grads_f64

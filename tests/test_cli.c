@@ -900,6 +900,7 @@ static const ErrorCase ERRORS[] = {
     {"finetune", {"--model", TINY, "--attn", "rsoftmax", "--r", "-0.5"}, {"--r", "-0.5", "[0, 1]"}},
     {"finetune", {"--model", TINY, "--attn", "softmax", "--r", "0.5"}, {"--r", "softmax"}},
     {"finetune", {"--model", TINY, "--attn", "rsoftmax", "--r", "1.5"}, {"--r", "1.5"}},
+    {"finetune", {"--model", TINY, "--precision", "fp16"}, {"--precision", "'fp16'", "fp32, bf16"}},
     {"finetune", {"--model", TINY, "--r", "0.5"}, {"--r"}},
     // Each value out of its option's range names the option and the range.
     {"finetune", {"--model", TINY, "--epochs", "0"}, {"--epochs 0", ">= 1"}},
@@ -927,6 +928,7 @@ static const ErrorCase ERRORS[] = {
     {"evaluate", {"--model", TINY, "--separator", "comma"}, {"--separator belongs to --task custom"}},
     {"evaluate", {"--model", TINY, "--attn", "softmax", "--r", "0.5"}, {"--r", "softmax"}},
     {"evaluate", {"--model", TINY, "--attn", "rsoftmax", "--r", "1.5"}, {"--r", "1.5"}},
+    {"evaluate", {"--model", TINY, "--precision", "bf8"}, {"--precision", "'bf8'", "fp32, bf16"}},
     {"evaluate", {"--model", "@relu"}, {"@relu/config.json", "hidden_act", "\"relu\""}},
     {"evaluate", {"--model", "@no-r"}, {"@no-r/config.json", "attention_r", "missing"}},
     {"evaluate", {"--model", "@reshaped"}, {"@reshaped/model.safetensors", RESHAPED, "[16, 64]"}},
@@ -947,6 +949,7 @@ static const ErrorCase ERRORS[] = {
     {"predict", {"--model", TINY, "--format", "table", "--no-header", "--text-col", "sentence"}, {"--text-col", "sentence", "header"}},
     {"predict", {"--model", TINY, "--attn", "rsoftmax", "--r", "2"}, {"--r", "2", "[0, 1]"}},
     {"predict", {"--model", TINY, "--window", "0"}, {"--window", "0"}},
+    {"predict", {"--model", TINY, "--precision", "half"}, {"--precision", "'half'", "fp32, bf16"}},
     {"predict", {"--model", "@relu"}, {"@relu/config.json", "hidden_act", "\"relu\""}},
 };
 

@@ -229,22 +229,27 @@ START_TEST(memory_estimate_matches_allocation) {
     Err err;
     if (hf_config_load(TINY, &cfg, &err) != 0) ck_abort_msg("%s", err.msg);
     const int batch = 16, T = 48;
-    for (int training = 0; training < 2; training++) {
+    for (int k = 0; k < 2 * PRECISION_COUNT; k++) {
+        const int training = k % 2;
+        const Precision p = (Precision)(k / 2);
+        if (!precision_info(p)->available()) continue;  // bf16 below AVX-512: refused anyway
         size_t want;
-        if (bert_memory_bytes(&cfg.bert, batch, T, training, &want, &err) != 0)
+        if (bert_memory_bytes(&cfg.bert, batch, T, training, p, &want, &err) != 0)
             ck_abort_msg("%s", err.msg);
         double before = heap_in_use();
         Bert *m = bert_build(&cfg.bert, batch, T, &err);
         ck_assert_ptr_nonnull(m);
+        if (p != PRECISION_FP32 && bert_set_precision(m, p, &err) != 0) ck_abort_msg("%s", err.msg);
         if (training && bert_enable_grads(m, &err) != 0) ck_abort_msg("%s", err.msg);
         double got = heap_in_use() - before;
         bert_free(m);
         ck_assert_msg(fabs(got - (double)want) <= 16384 + 0.01 * (double)want,
-                      "training %d: estimate %zu bytes, allocated %.0f", training, want, got);
+                      "%s, training %d: estimate %zu bytes, allocated %.0f",
+                      precision_info(p)->name, training, want, got);
     }
     // Absurd sizes are refused by the estimate's caller, not wrapped.
     size_t huge;
-    ck_assert_int_eq(bert_memory_bytes(&cfg.bert, 65536, 64, 1, &huge, &err), 0);
+    ck_assert_int_eq(bert_memory_bytes(&cfg.bert, 65536, 64, 1, PRECISION_FP32, &huge, &err), 0);
     ck_assert_msg((double)huge > 65536.0 * 64 * 64 * 4 * 2, "estimate %zu too small", huge);
 }
 END_TEST

@@ -42,5 +42,6 @@ int train_step(Bert *model, Optimizer *optim, const Batch *b, const Dropout *dro
                        "applied, nothing saved; lower --lr or check the data",
                        step + 1, stats->grad_norm, stats->loss, stats->lr);
     optim_step(optim, model, stats->lr, step);
+    bert_sync_weights(model);  // bf16: the GEMMs' copies of the new weights
     return check_update_finite(model, step, stats, err);
 }
