@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch reference for build/bench: the same model, batch, sequence length
 and thread count; eval forward (sentences/s) and one training step (forward,
-backward, AdamW) with transformers' BertForSequenceClassification, eager
-softmax attention, float32.  Medians over repeated runs.
+backward, clipping, AdamW) with transformers' BertForSequenceClassification,
+softmax attention, in the three settings a PyTorch user would pick: float32
+with eager attention, float32 with SDPA, and bf16 autocast with SDPA (float32
+master weights, as our --precision bf16).  Medians over repeated runs.
 
     python3 scripts/bench_torch.py --model models/all-MiniLM-L6-v2 [--batch 32] [--seq 128] [--threads 2]
 """
@@ -28,7 +30,6 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = BertForSequenceClassification.from_pretrained(a.model, num_labels=2, attn_implementation="eager")
     g = torch.Generator().manual_seed(7)
     ids = torch.randint(1000, 21000, (a.batch, a.seq), generator=g)
     types = torch.zeros_like(ids)
@@ -44,24 +45,34 @@ def main():
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
-    model.eval()
-    with torch.no_grad():
-        fwd = timed(lambda: model(input_ids=ids, token_type_ids=types, attention_mask=mask))
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
-
-    def step():
-        out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels)
-        opt.zero_grad()
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
-    train = timed(step)
     print(f"torch {torch.__version__}, batch {a.batch} x seq {a.seq}, {a.threads} threads, median of {a.reps}")
-    print(f"| PyTorch eval forward | {fwd * 1e3:.1f} ms | {a.batch / fwd:.1f} sentences/s |")
-    print(f"| PyTorch training step (softmax) | {train * 1e3:.1f} ms | |")
+    print("| PyTorch setting | eval forward | sentences/s | training step (softmax) |")
+    print("|---|---|---|---|")
+    settings = [("fp32, eager attention", "eager", None), ("fp32, SDPA", "sdpa", None),
+                ("bf16 autocast, SDPA", "sdpa", torch.bfloat16)]
+    for name, attn, dtype in settings:
+        torch.manual_seed(0)
+        model = BertForSequenceClassification.from_pretrained(a.model, num_labels=2, attn_implementation=attn)
 
+        def autocast():
+            return torch.autocast("cpu", dtype=dtype, enabled=dtype is not None)
+
+        model.eval()
+        with torch.no_grad(), autocast():
+            fwd = timed(lambda: model(input_ids=ids, token_type_ids=types, attention_mask=mask))
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+
+        def step():
+            with autocast():
+                out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels)
+            opt.zero_grad()
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+
+        train = timed(step)
+        print(f"| {name} | {fwd * 1e3:.1f} ms | {a.batch / fwd:.1f} | {train * 1e3:.1f} ms |")
 
 if __name__ == "__main__":
     main()
