@@ -4,7 +4,7 @@
 CC       ?= gcc
 CXX      ?= g++
 PKGS     := openblas libcjson sentencepiece
-ARCH     ?= -march=native
+ARCH     ?= -march=x86-64-v3
 OPT      ?= -O3
 CFLAGS   += $(OPT) $(ARCH) -std=gnu11 -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -I. \
             $(shell pkg-config --cflags $(PKGS))
@@ -94,6 +94,37 @@ bench: $(BUILD)/bench model
 	MODEL_DIR=$(MODEL_DIR) scripts/bench.sh
 
 clean:
-	rm -rf build build-asan $(CMDS)
+	rm -rf build build-asan build-fuzz $(CMDS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# libFuzzer harnesses (fuzz/fuzz_NAME.c), built with clang, ASan and UBSan
+# into build-fuzz/, each run for FUZZ_SECONDS on its seed corpus
+# fuzz/corpus/NAME/ (inputs it finds go to build-fuzz/corpus/NAME/, crashes
+# to build-fuzz/crash/NAME/); a crash fails.  See fuzz/README.md.
+FUZZ_SECONDS ?= 30
+FUZZERS      := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -Wno-unknown-pragmas -Wno-pass-failed
+FUZZ_ENV     := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=allocator_may_return_null=1
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang CXX=clang++ ARCH= OPT="$(FUZZ_OPT) -fsanitize=fuzzer-no-link" \
+	        $(FUZZERS:%=build-fuzz/fuzzers/%)
+$(BUILD)/fuzzers/%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/libengine.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(OPT) -fopenmp -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+# -max_len per format: a safetensors checkpoint of the tiny model is 88 kB,
+# a SentencePiece model 250 kB.
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZERS); do \
+	  case $$f in checkpoint) len=131072;; vocab) len=300000;; safetensors) len=65536;; *) len=16384;; esac; \
+	  mkdir -p build-fuzz/corpus/$$f build-fuzz/crash/$$f; \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+	  if ! $(FUZZ_ENV) build-fuzz/fuzzers/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
+	       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/crash/$$f/ \
+	       build-fuzz/corpus/$$f fuzz/corpus/$$f > build-fuzz/$$f.log 2>&1; then \
+	    tail -n 60 build-fuzz/$$f.log; echo "fuzz: $$f FAILED (build-fuzz/$$f.log)"; exit 1; \
+	  fi; \
+	  grep 'cov:' build-fuzz/$$f.log | tail -n 1; grep '^stat::number_of_executed_units' build-fuzz/$$f.log; \
+	done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, if any is missing.
 set -euo pipefail
-pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece unzip curl)
+# clang, libclang-rt-14-dev (libFuzzer) and libomp-14-dev (OpenMP for clang): `make fuzz`.
+pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece unzip curl
+      clang libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

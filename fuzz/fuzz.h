@@ -1,0 +1,58 @@
+// Shared by the libFuzzer harnesses (fuzz/fuzz_*.c): every reader under test
+// takes a path, so each input is written to a file in a private scratch
+// directory (on /dev/shm when there is one) and read back from there.
+#ifndef FUZZ_FUZZ_H
+#define FUZZ_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// The scratch directory, made on first use (one per fuzzing process).
+static const char *fuzz_dir(void) {
+    static char dir[64];
+    if (!dir[0]) {
+        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(dir, sizeof dir, "%s/fuzz.XXXXXX", base);
+        if (!mkdtemp(dir)) {
+            perror("fuzz: mkdtemp");
+            abort();
+        }
+    }
+    return dir;
+}
+
+// "SCRATCH/name" in a static buffer per call site's choice of out[].
+static const char *fuzz_path(char *out, size_t cap, const char *name) {
+    snprintf(out, cap, "%s/%s", fuzz_dir(), name);
+    return out;
+}
+
+// Writes data[len] to SCRATCH/name (making SCRATCH/dirname(name) if needed);
+// aborts on I/O failure, which is the harness's problem, not the input's.
+static void fuzz_write(const char *name, const uint8_t *data, size_t len) {
+    char path[512];
+    fuzz_path(path, sizeof path, name);
+    for (char *slash = strchr(path + strlen(fuzz_dir()) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(path, 0700);
+        *slash = '/';
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f || (len && fwrite(data, 1, len, f) != len) || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+}
+
+// Removes SCRATCH/name (no error if absent).
+static void fuzz_remove(const char *name) {
+    char path[512];
+    unlink(fuzz_path(path, sizeof path, name));
+}
+
+#endif
