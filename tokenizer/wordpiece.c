@@ -666,6 +666,9 @@ static int read_json_opt(const char *dir, const char *name, cJSON **out, Err *er
     *out = cJSON_ParseWithLength(data, len);
     free(data);
     if (!*out) return err_set(err, "%s: invalid JSON", path);
+    // Every Hugging Face tokenizer file is an object; the readers below
+    // take its entries' keys (NULL in an array) as token names.
+    if (!cJSON_IsObject(*out)) return err_set(err, "%s: expected a JSON object", path);
     return 0;
 }
 
