@@ -80,14 +80,17 @@ test: $(BUILD)/run_tests $(CMDS) model data
 	$(BUILD)/run_tests
 
 # The same suites under AddressSanitizer + UBSan (CK_FORK=no so ASan sees
-# every test in one process).
+# every test in one process), one process per suite: `make -jN test-asan`
+# runs N at a time (each suite's output is printed when it ends).
 ASAN_SUITES ?= $(SUITES)
-test-asan: model data
+.PHONY: asan-build
+test-asan: $(ASAN_SUITES:%=asan-run-%)
+asan-build: model data
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	        LDLIBS="$(LDLIBS) -fsanitize=address,undefined" build-asan/run_tests
-	set -e; for s in $(ASAN_SUITES); do \
-	  CK_RUN_SUITE=$$s CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 build-asan/run_tests; \
-	done
+asan-run-%: asan-build
+	@CK_RUN_SUITE=$* CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  build-asan/run_tests > build-asan/$*.log 2>&1; rc=$$?; cat build-asan/$*.log; exit $$rc
 
 model:
 	scripts/fetch_model.sh $(MODEL_DIR)

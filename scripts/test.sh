@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 make -j"$(nproc)" all
 make test
-make test-asan
-make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+make -j"$(nproc)" test-asan
+make -j"$(nproc)" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
