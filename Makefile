@@ -123,16 +123,14 @@ $(BUILD)/fuzzers/%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/libengine.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(OPT) -fopenmp -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
 # -max_len per format: a safetensors checkpoint of the tiny model is 88 kB,
-# a SentencePiece model 250 kB.
-fuzz: fuzz-build
-	@set -e; for f in $(FUZZERS); do \
-	  case $$f in checkpoint) len=131072;; vocab) len=300000;; safetensors) len=65536;; *) len=16384;; esac; \
-	  mkdir -p build-fuzz/corpus/$$f build-fuzz/crash/$$f; \
-	  echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
-	  if ! $(FUZZ_ENV) build-fuzz/fuzzers/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
-	       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/crash/$$f/ \
-	       build-fuzz/corpus/$$f fuzz/corpus/$$f > build-fuzz/$$f.log 2>&1; then \
-	    tail -n 60 build-fuzz/$$f.log; echo "fuzz: $$f FAILED (build-fuzz/$$f.log)"; exit 1; \
-	  fi; \
-	  grep 'cov:' build-fuzz/$$f.log | tail -n 1; grep '^stat::number_of_executed_units' build-fuzz/$$f.log; \
-	done
+# a SentencePiece model 250 kB.  `make -jN fuzz` runs N harnesses at a time.
+fuzz: $(FUZZERS:%=fuzz-run-%)
+fuzz-run-%: fuzz-build
+	@case $* in checkpoint) len=131072;; vocab) len=300000;; safetensors) len=65536;; *) len=16384;; esac; \
+	mkdir -p build-fuzz/corpus/$* build-fuzz/crash/$*; \
+	if ! $(FUZZ_ENV) build-fuzz/fuzzers/$* -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
+	     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/crash/$*/ \
+	     build-fuzz/corpus/$* fuzz/corpus/$* > build-fuzz/$*.log 2>&1; then \
+	  tail -n 60 build-fuzz/$*.log; echo "fuzz: $* FAILED (build-fuzz/$*.log)"; exit 1; \
+	fi; \
+	echo "fuzz: $* $(FUZZ_SECONDS)s: $$(grep 'cov:' build-fuzz/$*.log | tail -n 1)"
