@@ -9,9 +9,10 @@
 //   mode 3: its trainer_state.json, read with ckpt_load_state
 // (app/finetune.c's resume() reads the trainer state; it is static and needs
 // a whole run, so mode 3 stops at what weights/ reads.)
+#include "fuzz/fuzz.h"  // first: it sets _GNU_SOURCE
+
 #include <stdlib.h>
 
-#include "fuzz/fuzz.h"
 #include "util/fileio.h"
 #include "weights/checkpoint.h"
 #include "weights/hf_model.h"

@@ -3,9 +3,10 @@
 // build or refuse with a message; the harness only builds small ones (its
 // own bound, so the run stays in memory), which still reaches every size
 // check in bert_build.
+#include "fuzz/fuzz.h"  // first: it sets _GNU_SOURCE
+
 #include <stdlib.h>
 
-#include "fuzz/fuzz.h"
 #include "model/bert.h"
 #include "weights/hf_model.h"
 

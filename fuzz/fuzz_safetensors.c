@@ -2,9 +2,10 @@
 // arbitrary bytes.  Every tensor it accepts is looked up by name and, when it
 // is a float type, converted to float32, so a header that lies about shapes,
 // offsets or dtypes is caught here rather than in a model load.
+#include "fuzz/fuzz.h"  // first: it sets _GNU_SOURCE
+
 #include <stdlib.h>
 
-#include "fuzz/fuzz.h"
 #include "weights/safetensors.h"
 
 #define MAX_CONVERT (1u << 20)  // values; larger tensors are only looked up

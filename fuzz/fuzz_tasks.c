@@ -8,10 +8,11 @@
 // Byte 1 picks the GLUE task and split.  The file is read record by record
 // with table_next, then loaded as the task's split; every example loaded
 // must have its texts and a label in range.
+#include "fuzz/fuzz.h"  // first: it sets _GNU_SOURCE
+
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "fuzz/fuzz.h"
 #include "tasks/table.h"
 #include "tasks/task.h"
 

@@ -5,9 +5,10 @@
 //   tests/golden/tok_xlmr_tiny  a SentencePiece unigram model (1000 pieces)
 // The input is text a, or "a\0b" for a pair; the first byte picks max_len.
 // Every id returned must be in the vocabulary.  Run from the repository root.
+#include "fuzz/fuzz.h"  // first: it sets _GNU_SOURCE
+
 #include <stdlib.h>
 
-#include "fuzz/fuzz.h"
 #include "tokenizer/tokenizer.h"
 
 static const char *const TOKENIZER_DIRS[] = {"tests/golden/export_tiny", "tests/golden/tok_small_json",

@@ -7,9 +7,10 @@
 //           tokenizer_config.json of tests/golden/tok_xlmr_tiny
 // A tokenizer that loads then encodes a few fixed texts (special tokens,
 // accents, CJK, a pair) and every id it returns must have a piece.
+#include "fuzz/fuzz.h"  // first: it sets _GNU_SOURCE
+
 #include <stdlib.h>
 
-#include "fuzz/fuzz.h"
 #include "tokenizer/tokenizer.h"
 
 static const char *const FILES[2][4] = {
