@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, if any is missing.
 set -euo pipefail
-# chromium: tests/browser_check.sh renders the report and an attention map headless.
-pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece libdnnl-dev unzip curl chromium)
+# libdnnl-dev: the bf16 GEMMs.  chromium: tests/browser_check.sh renders the
+# report and an attention map headless.  clang, libclang-rt-14-dev (libFuzzer)
+# and libomp-14-dev (OpenMP for clang): `make fuzz`.
+pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece libdnnl-dev unzip curl
+      chromium clang libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -279,6 +279,27 @@ START_TEST(test_load_errors) {
 }
 END_TEST
 
+// Found by fuzz/fuzz_vocab.c: a JSON array where a tokenizer file holds an
+// object (its entries have no key) crashed the loader in strcmp.
+START_TEST(test_json_file_not_object) {
+    static const char *const files[] = {"special_tokens_map.json", "added_tokens.json",
+                                        "tokenizer_config.json", "tokenizer.json"};
+    const char *vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n";
+    const char *array = "[\"[CLS]\", 5]";
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *tmp = test_tmpdir();
+        test_write_file(tmp, "vocab.txt", vocab, strlen(vocab));
+        test_write_file(tmp, files[i], array, strlen(array));
+        Err err;
+        Tokenizer *tok = tok_load(tmp, &err);
+        ck_assert_msg(tok == NULL, "%s as a JSON array was accepted", files[i]);
+        ck_assert_msg(strstr(err.msg, files[i]) && strstr(err.msg, "expected a JSON object"), "%s",
+                      err.msg);
+        test_tmpdir_remove(tmp);
+    }
+}
+END_TEST
+
 Suite *tokenizer_suite(void) {
     Suite *s = suite_create("tokenizer");
     TCase *tc = tcase_create("golden");
@@ -292,6 +313,7 @@ Suite *tokenizer_suite(void) {
     tcase_add_test(errors, test_invalid_utf8);
     tcase_add_test(errors, test_max_len_too_small);
     tcase_add_test(errors, test_load_errors);
+    tcase_add_test(errors, test_json_file_not_object);
     suite_add_tcase(s, errors);
     return s;
 }

@@ -230,5 +230,13 @@ int json_read_optional(const char *dir, const char *name, cJSON **out, Err *err)
     *out = cJSON_ParseWithLength(data, len);
     free(data);
     if (!*out) return err_set(err, "%s: not valid JSON", path);
+    // Every Hugging Face file read this way is an object; readers take its
+    // entries' keys (NULL in an array) as names (an array crashed the
+    // tokenizer loader: found by fuzz/vocab).
+    if (!cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return err_set(err, "%s: expected a JSON object", path);
+    }
     return 0;
 }
