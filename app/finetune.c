@@ -141,6 +141,13 @@ static double json_number(const cJSON *obj, const char *key, double fallback) {
     return cJSON_IsNumber(item) ? item->valuedouble : fallback;
 }
 
+// A step or count of the trainer state: `fallback` when it is missing, not
+// a whole number or out of range (casting 1e300 to long is undefined).
+static long json_count(const cJSON *obj, const char *key, long fallback) {
+    double v = json_number(obj, key, NAN);
+    return v == floor(v) && fabs(v) < 1e15 ? (long)v : fallback;
+}
+
 // Keeps the log lines of steps up to `step`: what follows was not saved.
 static int truncate_log(const char *path, long step, Err *err) {
     if (!file_exists(path)) return 0;
@@ -214,17 +221,17 @@ static int resume(Trainer *t, Err *err) {
         }
     }
     if (check_train_data(t, state, err) != 0) goto done;
-    if ((int)json_number(state, "threads", 0) != omp_get_max_threads())
+    if ((int)json_count(state, "threads", 0) != omp_get_max_threads())
         fprintf(stderr, "warning: resuming with %d threads, the run used %d: results will not be "
                         "bit-identical to an uninterrupted run\n",
-                omp_get_max_threads(), (int)json_number(state, "threads", 0));
-    t->step = (long)json_number(state, "step", -1);
+                omp_get_max_threads(), (int)json_count(state, "threads", 0));
+    t->step = json_count(state, "step", -1);
     t->best_score = json_number(state, "best_score", -1e300);
-    t->best_step = (long)json_number(state, "best_step", -1);
+    t->best_step = json_count(state, "best_step", -1);
     if (t->step < 0 || t->step > t->total_steps ||
-        (long)json_number(state, "total_steps", -1) != t->total_steps) {
+        json_count(state, "total_steps", -1) != t->total_steps) {
         err_set(err, "%s/trainer_state.json: step %ld of %ld does not fit this run of %ld steps",
-                t->path_last, t->step, (long)json_number(state, "total_steps", -1), t->total_steps);
+                t->path_last, t->step, json_count(state, "total_steps", -1), t->total_steps);
         goto done;
     }
     if (hf_load_params(t->s.model, t->s.config.family, t->path_last, err) != 0) goto done;

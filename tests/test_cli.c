@@ -726,6 +726,28 @@ START_TEST(resume_refusals) {
     proc_free(&p);
     args_free(&a);
 
+    // A step no run can have (casting 1e300 to long was undefined) is
+    // refused by name.
+    char *last = path_in(out, "last"), *state_path = path_in(last, "trainer_state.json");
+    char *state = read_text(state_path), *step = strstr(state, "\"step\":");
+    ck_assert_ptr_nonnull(step);
+    char *value_end = step + strlen("\"step\":") + strspn(step + strlen("\"step\":"), " \t");
+    value_end += strspn(value_end, "0123456789");
+    char *edited;
+    ck_assert_int_ge(asprintf(&edited, "%.*s\"step\": 1e300%s", (int)(step - state), state, value_end), 0);
+    test_write_file(last, "trainer_state.json", edited, strlen(edited));
+    add_resume_run(&a, out);
+    args_add(&a, "--resume", NULL);
+    p = run(&a);
+    const char *huge[] = {"trainer_state.json", "does not fit"};
+    expect_one_line_error(&p, huge, 2);
+    proc_free(&p);
+    args_free(&a);
+    free(edited);
+    free(state);
+    free(state_path);
+    free(last);
+
     free(before.data);
     free(out);
     free(empty);
