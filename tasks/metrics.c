@@ -28,6 +28,88 @@ double metric_f1(const int *pred, const int *gold, int n) {
     return tp + fp + fn == 0 ? 0.0 : 2.0 * tp / (2.0 * tp + fp + fn);
 }
 
+int metric_multilabel(const unsigned char *pred, const unsigned char *gold, int n, int C,
+                      MultiLabelScores *out, Err *err) {
+    if (n <= 0 || C <= 0) {
+        *out = (MultiLabelScores){NAN, NAN, NAN, NAN, NAN};
+        return 0;
+    }
+    long *counts = err_calloc(err, (size_t)C * 3, sizeof(long), "per-label counts");  // tp, fp, fn
+    if (!counts) return -1;
+    long exact = 0, predicted = 0, true_labels = 0;
+    for (int i = 0; i < n; i++) {
+        int same = 1;
+        for (int k = 0; k < C; k++) {
+            int p = pred[(size_t)i * C + k] != 0, g = gold[(size_t)i * C + k] != 0;
+            counts[3 * k] += p && g;
+            counts[3 * k + 1] += p && !g;
+            counts[3 * k + 2] += !p && g;
+            same &= p == g;
+            predicted += p;
+            true_labels += g;
+        }
+        exact += same;
+    }
+    long tp = 0, fp = 0, fn = 0;
+    double macro = 0;
+    for (int k = 0; k < C; k++) {
+        long a = counts[3 * k], b = counts[3 * k + 1], c = counts[3 * k + 2];
+        tp += a, fp += b, fn += c;
+        macro += a + b + c == 0 ? 0.0 : 2.0 * a / (2.0 * a + b + c);
+    }
+    free(counts);
+    out->micro_f1 = tp + fp + fn == 0 ? 0.0 : 2.0 * tp / (2.0 * tp + fp + fn);
+    out->macro_f1 = macro / C;
+    out->exact = (double)exact / n;
+    out->mean_set_size = (double)predicted / n;
+    out->mean_true_size = (double)true_labels / n;
+    return 0;
+}
+
+typedef struct {
+    float p;
+    unsigned char gold;
+} ScoredLabel;
+
+static int cmp_scored_desc(const void *a, const void *b) {
+    float x = ((const ScoredLabel *)a)->p, y = ((const ScoredLabel *)b)->p;
+    return (x < y) - (x > y);
+}
+
+int metric_tune_threshold(const float *probs, const unsigned char *gold, int n, int C,
+                          float *threshold, Err *err) {
+    size_t m = (size_t)n * (size_t)C;
+    ScoredLabel *all = err_malloc(err, (m ? m : 1) * sizeof *all, "threshold tuning");
+    if (!all) return -1;
+    long positives = 0;
+    for (size_t i = 0; i < m; i++) {
+        all[i] = (ScoredLabel){probs[i], gold[i] != 0};
+        positives += all[i].gold;
+    }
+    qsort(all, m, sizeof *all, cmp_scored_desc);
+    // Sweep the threshold down through the distinct probabilities: after a
+    // group of equal p, the set {p > t} for t just below it is everything so far.
+    double best = -1;
+    float best_t = m ? all[0].p : 0.5f;  // above every p: the empty sets (F1 0)
+    long tp = 0, selected = 0;
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        for (; j < m && all[j].p == all[i].p; j++) tp += all[j].gold;
+        selected += (long)(j - i);
+        double f1 = 2.0 * tp / (double)(selected + positives);
+        if (f1 > best) {
+            best = f1;
+            float below = j < m ? all[j].p : 0.0f;
+            best_t = below + (all[i].p - below) * 0.5f;
+            if (!(best_t < all[i].p)) best_t = below;  // neighbouring floats
+        }
+        i = j;
+    }
+    free(all);
+    *threshold = best_t;
+    return 0;
+}
+
 int metric_matthews(const int *pred, const int *gold, int n, int num_classes, double *out,
                     Err *err) {
     *out = NAN;

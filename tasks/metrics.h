@@ -34,6 +34,25 @@ double metric_pearson(const float *x, const float *y, int n);  // x, y [n]
 // Spearman rank correlation with average ranks for ties.
 int metric_spearman(const float *x, const float *y /* [n] each */, int n, double *out, Err *err);
 
+// Multi-label scores of n rows over C labels; pred and gold are [n, C]
+// with 1 for a label in the row's set (sklearn's multilabel-indicator
+// format).  micro-F1 pools every (row, label) decision; macro-F1 is the mean
+// of the C per-label F1s (0 for a label never true nor predicted, sklearn's
+// zero_division=0); exact is the share of rows whose predicted set equals
+// the true set (sklearn accuracy_score); mean_set_size / mean_true_size are
+// the mean predicted / true set sizes.
+typedef struct {
+    double micro_f1, macro_f1, exact, mean_set_size, mean_true_size;
+} MultiLabelScores;
+int metric_multilabel(const unsigned char *pred, const unsigned char *gold, int n, int C,
+                      MultiLabelScores *out, Err *err);
+// The threshold t that maximises micro-F1 of the sets {k : probs[k] > t}
+// over n rows of C probabilities (ties: the highest such t): halfway
+// between two neighbouring distinct probabilities, or half the lowest.
+// For maps without exact zeros (softmax), tuned on dev.
+int metric_tune_threshold(const float *probs, const unsigned char *gold, int n, int C,
+                          float *threshold, Err *err);
+
 // Scores of one evaluated split; NaN where the task does not report a metric.
 // primary: the single number for model selection (GLUE convention):
 //   accuracy (SST-2, QNLI, RTE, WNLI, MNLI, custom classification),
