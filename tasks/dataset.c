@@ -20,6 +20,10 @@ struct Dataset {
     size_t *a_off;  // [cap] text offsets in arena while loading
     size_t *b_off;  // [cap] SIZE_MAX = no text_b
     Buf arena;      // all texts, NUL-terminated
+    // multi-label: every row's label ids, ascending; row i's start at set_off[i]
+    int *label_ids;
+    size_t num_label_ids, label_ids_cap;
+    size_t *set_off;  // [cap]
 };
 
 static const char *const BAD_ROW_NAMES[BAD_ROW_KINDS] = {
@@ -37,6 +41,8 @@ void dataset_free(Dataset *ds) {
     free(ds->ex);
     free(ds->a_off);
     free(ds->b_off);
+    free(ds->label_ids);
+    free(ds->set_off);
     buf_free(&ds->arena);
     free(ds);
 }
@@ -77,7 +83,7 @@ static int grow_examples(Dataset *ds, Err *err) {
     size_t cap = grow_capacity((size_t)ds->cap, (size_t)ds->n + 1);
     if (cap > INT32_MAX) return err_set(err, "%s: too many examples", ds->path);
     if (RESIZE(ds->ex, cap, "examples", err) || RESIZE(ds->a_off, cap, "examples", err) ||
-        RESIZE(ds->b_off, cap, "examples", err))
+        RESIZE(ds->b_off, cap, "examples", err) || RESIZE(ds->set_off, cap, "examples", err))
         return -1;
     ds->cap = (int)cap;
     return 0;
@@ -161,6 +167,8 @@ static int check_row(const Task *task, const Layout *L, const TableRecord *rec, 
         }
     ex->label = -1;
     ex->target = NAN;
+    ex->label_set = NULL;
+    ex->label_set_size = 0;
     if (L->label >= 0) {
         const char *s = rec->fields[L->label];
         if (task->regression) {
@@ -174,6 +182,8 @@ static int check_row(const Task *task, const Layout *L, const TableRecord *rec, 
                 return BAD_TARGET;
             }
             ex->target = (float)v;
+        } else if (task->multi_label) {
+            ex->label_set_size = 0;  // read_row_label_set fills it
         } else if ((ex->label = task_label_id(task, s)) < 0) {
             size_t n = 0;
             append(msg, cap, &n, "unknown label \"%.60s\" (expected one of: ", s);
@@ -225,6 +235,56 @@ static const char *header_holds_data(const Task *task, const Layout *L, const Ta
     return NULL;
 }
 
+// Multi-label: the ids of a row's labels that are in the label set,
+// appended to ds->label_ids (ascending, each once).
+typedef struct {
+    const Task *task;
+    Dataset *ds;
+    size_t start;
+    long not_kept;
+} LabelSetReader;
+
+static int add_label_id(void *ctx, const char *label, Err *err) {
+    LabelSetReader *r = ctx;
+    Dataset *ds = r->ds;
+    int id = task_label_id(r->task, label);
+    if (id < 0) {
+        r->not_kept++;
+        return 0;
+    }
+    size_t at = ds->num_label_ids;
+    while (at > r->start && ds->label_ids[at - 1] > id) at--;
+    if (at > r->start && ds->label_ids[at - 1] == id) return 0;  // listed twice
+    if (GROW(ds->label_ids, ds->label_ids_cap, ds->num_label_ids + 1, "label ids", err) != 0)
+        return -1;
+    memmove(ds->label_ids + at + 1, ds->label_ids + at,
+            (ds->num_label_ids - at) * sizeof(int));
+    ds->label_ids[at] = id;
+    ds->num_label_ids++;
+    return 0;
+}
+
+// Reads row ds->n's label list; returns its kept labels' count, -1 on error.
+static int read_row_label_set(const Task *task, Dataset *ds, const char *field,
+                              BadRowCounts *bad, Err *err) {
+    LabelSetReader r = {task, ds, ds->num_label_ids, 0};
+    ds->set_off[ds->n] = r.start;
+    if (task_each_label(task, field, add_label_id, &r, err) != 0) return -1;
+    bad->labels_not_kept += r.not_kept;
+    int kept = (int)(ds->num_label_ids - r.start);
+    ds->ex[ds->n].label_set_size = kept;
+    ds->ex[ds->n].label = kept ? ds->label_ids[r.start] : -1;
+    return kept;
+}
+
+// "a: b" for tasks whose text is two columns joined (debtags).
+static int arena_add_joined(Dataset *ds, const char *a, const char *b, size_t *off, Err *err) {
+    *off = ds->arena.len;
+    return buf_append(&ds->arena, a, strlen(a), "dataset texts", err) ||
+           buf_append(&ds->arena, ": ", 2, "dataset texts", err) ||
+           buf_append(&ds->arena, b, strlen(b) + 1, "dataset texts", err);
+}
+
 static int read_rows(const Task *task, const TaskSplit *sp, Table *t, Dataset *ds,
                      bool skip_bad_rows, BadRowCounts *bad, Err *err) {
     Layout L = {sp->ncols, sp->text_a.index, sp->text_b.index, sp->label.index, sp->index.index};
@@ -270,15 +330,32 @@ static int read_rows(const Task *task, const TaskSplit *sp, Table *t, Dataset *d
             bad->count[kind]++;
             continue;
         }
-        if (arena_add(ds, rec.fields[L.a], &ds->a_off[ds->n], err) != 0) return -1;
+        if (task->multi_label && L.label >= 0) {
+            int kept = read_row_label_set(task, ds, rec.fields[L.label], bad, err);
+            if (kept < 0) return -1;
+            if (kept == 0) {  // none of its labels is kept: dropped, counted
+                ds->num_label_ids = ds->set_off[ds->n];
+                bad->rows_without_kept_label++;
+                continue;
+            }
+        }
         ds->b_off[ds->n] = SIZE_MAX;
-        if (L.b >= 0 && arena_add(ds, rec.fields[L.b], &ds->b_off[ds->n], err) != 0) return -1;
+        if (task->join_texts && L.b >= 0) {
+            if (arena_add_joined(ds, rec.fields[L.a], rec.fields[L.b], &ds->a_off[ds->n], err))
+                return -1;
+        } else if (arena_add(ds, rec.fields[L.a], &ds->a_off[ds->n], err) != 0 ||
+                   (L.b >= 0 && arena_add(ds, rec.fields[L.b], &ds->b_off[ds->n], err) != 0)) {
+            return -1;
+        }
         ds->n++;
     }
     if (r < 0) return -1;
     // An empty split is almost always a wrong path or a wrong layout.
     if (ds->n == 0 && bad->total)
         return err_set(err, "all %d rows are bad, the first: %.900s", bad->total, bad->first);
+    if (ds->n == 0 && bad->rows_without_kept_label)
+        return err_set(err, "%s: all %d rows were dropped: none of their labels is in the label "
+                       "set", sp->path, bad->rows_without_kept_label);
     if (ds->n == 0) return err_set(err, "%s: no data rows", sp->path);
     return 0;
 }
@@ -309,6 +386,8 @@ Dataset *task_load(const Task *task, int split, bool skip_bad_rows, BadRowCounts
     }
     table_close(t);
     point_texts(ds, 0);
+    for (int i = 0; i < ds->n && ds->label_ids; i++)
+        if (ds->ex[i].label_set_size) ds->ex[i].label_set = ds->label_ids + ds->set_off[i];
     free(ds->a_off);
     free(ds->b_off);
     ds->a_off = ds->b_off = NULL;

@@ -36,7 +36,16 @@ struct Task {
     int num_splits;
     TaskSplit splits[TASK_MAX_SPLITS];
     char *column_names[3];  // owned copies of custom column names
+    bool multi_label;       // label column: a list joined by label_sep
+    char label_sep;
+    bool join_texts;        // text = "a: b"
 };
+
+// Calls add(ctx, label, err) for each label of a multi-label field (split on
+// task->label_sep, spaces around a label trimmed, empty pieces skipped);
+// stops at the first non-zero return and returns it.
+int task_each_label(const Task *task, const char *field,
+                    int (*add)(void *ctx, const char *label, Err *err), void *ctx, Err *err);
 
 // Class id of a label as written in a data file (exact match), or -1.
 int task_label_id(const Task *task, const char *label);

@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <stdio.h>
+#include <string.h>
+
 #include "tasks/metrics.h"
 #include "tests/testutil.h"
 #include "util/fileio.h"
@@ -91,11 +94,127 @@ START_TEST(test_tune_threshold) {
 }
 END_TEST
 
+
+// A multi-label TSV: label lists split on ',', spaces trimmed, duplicates
+// once, ids ascending; labels under the frequency floor left out and
+// counted; rows left without a label dropped and counted.
+START_TEST(test_load_label_lists) {
+    char *dir = test_tmpdir();
+    const char *train = "text\tlabels\n"
+                        "one\tb,a\n"          // a b
+                        "two\t a , a ,c\n"    // a c (c kept: 2 times)
+                        "three\trare\n"        // dropped: rare is below the floor
+                        "four\tc,odd,b\n"      // b c
+                        "five\t\n";            // no label at all: dropped
+    test_write_file(dir, "train.tsv", train, strlen(train));
+    char path[512];
+    snprintf(path, sizeof path, "%s/train.tsv", dir);
+    CustomTaskOptions o = {.train = path, .text_a = "text", .label = "labels", .header = true,
+                           .separator = '\t', .multi_label = true, .min_label_count = 2};
+    Err err;
+    Task *task = task_custom(&o, NULL, 0, &err);
+    ck_assert_msg(task != NULL, "%s", err.msg);
+    ck_assert(task_is_multi_label(task));
+    ck_assert_int_eq(task_num_outputs(task), 3);
+    ck_assert_str_eq(task_label_name(task, 0), "a");
+    ck_assert_str_eq(task_label_name(task, 2), "c");
+    BadRowCounts bad;
+    Dataset *ds = task_load(task, 0, false, &bad, &err);
+    ck_assert_msg(ds != NULL, "%s", err.msg);
+    ck_assert_int_eq(dataset_size(ds), 3);
+    ck_assert_int_eq(bad.rows_without_kept_label, 2);
+    ck_assert_int_eq(bad.labels_not_kept, 2);
+    const int want[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+    for (int i = 0; i < 3; i++) {
+        const Example *ex = dataset_example(ds, i);
+        ck_assert_int_eq(ex->label_set_size, 2);
+        ck_assert_int_eq(ex->label_set[0], want[i][0]);
+        ck_assert_int_eq(ex->label_set[1], want[i][1]);
+        ck_assert_int_eq(ex->label, want[i][0]);
+    }
+    ck_assert_str_eq(dataset_example(ds, 2)->text_a, "four");
+    dataset_free(ds);
+    task_free(task);
+
+    // Given labels: no floor; a bad row stops loading with FILE:LINE.
+    const char *bad_rows = "text\tlabels\none\ta\ntwo\tb\textra\n";
+    test_write_file(dir, "bad.tsv", bad_rows, strlen(bad_rows));
+    snprintf(path, sizeof path, "%s/bad.tsv", dir);
+    o = (CustomTaskOptions){.dev = path, .text_a = "text", .label = "labels", .header = true,
+                            .separator = '\t', .multi_label = true, .labels = "a,b"};
+    task = task_custom(&o, NULL, 0, &err);
+    ck_assert_msg(task != NULL, "%s", err.msg);
+    ck_assert_ptr_null(task_load(task, 0, false, &bad, &err));
+    ck_assert_msg(strstr(err.msg, "bad.tsv:3: expected 2 columns, found 3"), "%s", err.msg);
+    task_free(task);
+
+    // A floor no label reaches is an error naming the option.
+    snprintf(path, sizeof path, "%s/train.tsv", dir);
+    o = (CustomTaskOptions){.train = path, .text_a = "text", .label = "labels", .header = true,
+                            .separator = '\t', .multi_label = true, .min_label_count = 50};
+    ck_assert_ptr_null(task_custom(&o, NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "--min-label-count"), "%s", err.msg);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
+// --task debtags on a folder laid out like data/debtags: text "package:
+// description", the tags with >= 100 train rows, rows without one dropped
+// from every split, the test split labeled.
+START_TEST(test_debtags_protocol) {
+    char *dir = test_tmpdir();
+    char *train = malloc(64 * 1024);
+    ck_assert_ptr_nonnull(train);
+    size_t n = (size_t)sprintf(train, "package\tdescription\ttags\n");
+    for (int i = 0; i < 150; i++)  // role::program 150 times, x::y 100, z::w 99
+        n += (size_t)sprintf(train + n, "p%d\tdesc %d\trole::program%s%s\n", i, i,
+                             i < 100 ? ",x::y" : "", i < 99 ? ",z::w" : "");
+    n += (size_t)sprintf(train + n, "lonely\tonly a rare tag\tq::r\n");
+    test_write_file(dir, "train.tsv", train, n);
+    free(train);
+    const char *dev = "package\tdescription\ttags\nfoo\tA foo tool\tx::y,role::program\n";
+    const char *test = "package\tdescription\ttags\nbar\tBar\tz::w\nbaz\tBaz\tx::y\n";
+    test_write_file(dir, "dev.tsv", dev, strlen(dev));
+    test_write_file(dir, "test.tsv", test, strlen(test));
+    Err err;
+    Task *task = task_debtags(dir, NULL, 0, &err);
+    ck_assert_msg(task != NULL, "%s", err.msg);
+    ck_assert_int_eq(task_num_outputs(task), 2);
+    ck_assert_str_eq(task_label_name(task, 0), "role::program");
+    ck_assert_str_eq(task_label_name(task, 1), "x::y");
+    BadRowCounts bad;
+    Dataset *ds = task_load(task, 0, false, &bad, &err);
+    ck_assert_msg(ds != NULL, "%s", err.msg);
+    ck_assert_int_eq(dataset_size(ds), 150);
+    ck_assert_int_eq(bad.rows_without_kept_label, 1);
+    dataset_free(ds);
+    ds = task_load(task, 1, false, &bad, &err);
+    ck_assert_msg(ds != NULL, "%s", err.msg);
+    ck_assert_str_eq(dataset_example(ds, 0)->text_a, "foo: A foo tool");
+    ck_assert_ptr_null(dataset_example(ds, 0)->text_b);
+    ck_assert_int_eq(dataset_example(ds, 0)->label_set_size, 2);
+    dataset_free(ds);
+    ds = task_load(task, 2, false, &bad, &err);
+    ck_assert_msg(ds != NULL, "%s", err.msg);
+    ck_assert(dataset_is_labeled(ds));
+    ck_assert_int_eq(dataset_size(ds), 1);
+    ck_assert_int_eq(bad.rows_without_kept_label, 1);
+    ck_assert_int_eq(dataset_example(ds, 0)->label_set[0], 1);
+    dataset_free(ds);
+    task_free(task);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *multilabel_suite(void) {
     Suite *s = suite_create("multilabel");
     TCase *tc = tcase_create("metrics");
     tcase_add_test(tc, test_metrics_sklearn);
     tcase_add_test(tc, test_tune_threshold);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("data");
+    tcase_add_test(tc, test_load_label_lists);
+    tcase_add_test(tc, test_debtags_protocol);
     suite_add_tcase(s, tc);
     return s;
 }
