@@ -28,6 +28,7 @@ typedef struct {
     Dataset *dev_ds[MAX_DEV_SPLITS];
     TokenizedSet *dev_ts[MAX_DEV_SPLITS];
     float *dev_out;
+    real *multi_hot;  // multi-label: the batch's targets [batch_size, C]
     Optimizer *optim;
     Batch *batch;
     BatchPlan *plan;
@@ -53,6 +54,21 @@ static void format_duration(char *out, size_t cap, double seconds) {
 }
 
 // ------------------------------------------------------------ run config
+
+// Multi-label runs: the label options and the output map (r as used, after
+// --output-r auto).
+static void add_multilabel_config(const Trainer *t, cJSON *j) {
+    const CustomTaskOptions *c = &t->opt->data.custom;
+    if (strcmp(t->opt->data.task, "custom") == 0) {
+        char sep[2] = {c->label_sep ? c->label_sep : ',', '\0'};
+        cJSON_AddBoolToObject(j, "multi_label", true);
+        cJSON_AddStringToObject(j, "label_sep", sep);
+        cJSON_AddNumberToObject(j, "min_label_count", c->min_label_count > 1 ? c->min_label_count : 1);
+    }
+    cJSON_AddStringToObject(j, "output_map", output_map_name(t->s.output_map.kind));
+    if (output_map_info(t->s.output_map.kind)->has_r)
+        cJSON_AddNumberToObject(j, "output_r", t->s.output_map.r);
+}
 
 // Everything that defines the run: a resumed run must match it exactly.
 static cJSON *run_config_json(const Trainer *t) {
@@ -83,6 +99,7 @@ static cJSON *run_config_json(const Trainer *t) {
     cJSON_AddNumberToObject(j, "dropout_classifier", t->dropout.classifier);
     cJSON_AddStringToObject(j, "optim", o->optim == OPTIM_SGD ? "sgd" : "adamw");
     cJSON_AddBoolToObject(j, "skip_bad_rows", o->data.skip_bad_rows);
+    if (task_is_multi_label(t->s.task)) add_multilabel_config(t, j);
     return j;
 }
 
@@ -277,6 +294,41 @@ static void add_zero_fractions(const Bert *model, cJSON *j) {
     cJSON_AddNumberToObject(j, "attention_zeros_overall", n ? (double)z / (double)n : 0.0);
 }
 
+// Multi-label: the output map's probabilities of dev split d's logits, in
+// place ([N, C]); maps without zeros get their threshold tuned on the first
+// dev split (docs/output-maps.md).
+static int multilabel_probs(Trainer *t, int d, Err *err) {
+    const int n = tokset_size(t->dev_ts[d]), C = task_num_outputs(t->s.task);
+    real *scratch = err_calloc(err, (size_t)output_map_scratch(C) + (size_t)C, sizeof(real),
+                               "output map scratch");
+    if (!scratch) return -1;
+    real *row = scratch + output_map_scratch(C);
+    for (int i = 0; i < n; i++) {
+        float *z = t->dev_out + (size_t)i * C;
+        output_map_probs(t->s.output_map, z, row, C, scratch);
+        memcpy(z, row, (size_t)C * sizeof(float));
+    }
+    free(scratch);
+    if (d != 0 || !output_map_info(t->s.output_map.kind)->threshold_tuned) return 0;
+    unsigned char *gold = err_calloc(err, (size_t)n * C, 1, "true sets");
+    if (!gold) return -1;
+    for (int i = 0; i < n; i++) {
+        const Example *ex = dataset_example(t->dev_ds[d], i);
+        for (int j = 0; j < ex->label_set_size; j++) gold[(size_t)i * C + ex->label_set[j]] = 1;
+    }
+    int rc = metric_tune_threshold(t->dev_out, gold, n, C, &t->s.output_map.threshold, err);
+    free(gold);
+    return rc;
+}
+
+// Scores of dev split d from its outputs in t->dev_out.
+static int score_split(Trainer *t, int d, TaskScores *sc, Err *err) {
+    if (!task_is_multi_label(t->s.task)) return task_score(t->s.task, t->dev_ds[d], t->dev_out, sc, err);
+    if (multilabel_probs(t, d, err) != 0) return -1;
+    return task_score_multilabel(t->s.task, t->dev_ds[d], t->dev_out, t->s.output_map.threshold,
+                                 sc, err);
+}
+
 static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *err) {
     double primary = NAN;
     // Sparse maps: count exact zeros on the dev set for the log and the report.
@@ -293,7 +345,7 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
                               t->step, task_split_name(t->s.task, t->dev_split[d]),
                               lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
         TaskScores sc;
-        if (task_score(t->s.task, t->dev_ds[d], t->dev_out, &sc, err) != 0) return -1;
+        if (score_split(t, d, &sc, err) != 0) return -1;
         if (d == 0) primary = sc.primary;
         char line[512];
         scores_format(line, sizeof line, &sc);
@@ -339,6 +391,25 @@ static Dropout run_dropout(const HfConfig *hc, const TrainOptions *o) {
     return d;
 }
 
+// Multi-label: the targets buffer, and r for --output-r auto from the train
+// set's mean label count.
+static int setup_multilabel(Trainer *t, Err *err) {
+    const int C = task_num_outputs(t->s.task), n = dataset_size(t->train_ds);
+    t->multi_hot = err_calloc(err, (size_t)t->opt->data.batch_size * C, sizeof(real),
+                              "multi-label targets");
+    if (!t->multi_hot) return -1;
+    long labels = 0;
+    for (int i = 0; i < n; i++) labels += dataset_example(t->train_ds, i)->label_set_size;
+    double mean = n ? (double)labels / n : 0;
+    if (t->s.output_r_auto) t->s.output_map.r = output_map_r_for_labels(mean, C);
+    fprintf(stderr, "multi-label: %d labels, %.2f per train row; output map %s (%s)", C, mean,
+            output_map_name(t->s.output_map.kind), output_map_info(t->s.output_map.kind)->loss_name);
+    if (output_map_info(t->s.output_map.kind)->has_r)
+        fprintf(stderr, ", r %g%s", (double)t->s.output_map.r, t->s.output_r_auto ? " (auto)" : "");
+    fprintf(stderr, "; predicts %s\n", output_map_info(t->s.output_map.kind)->predict_help);
+    return 0;
+}
+
 static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     t->opt = o;
     t->best_score = -INFINITY;
@@ -381,6 +452,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         }
     }
     if (!t->train_ds) return err_set(err, "task %s has no train split", task_name(t->s.task));
+    if (task_is_multi_label(t->s.task) && setup_multilabel(t, err) != 0) return -1;
     int max_dev = 0;
     for (int d = 0; d < t->num_dev; d++)
         if (tokset_size(t->dev_ts[d]) > max_dev) max_dev = tokset_size(t->dev_ts[d]);
@@ -421,6 +493,7 @@ static void teardown(Trainer *t) {
     batch_free(t->batch);
     optim_free(t->optim);
     free(t->dev_out);
+    free(t->multi_hot);
     for (int d = 0; d < t->num_dev; d++) {
         tokset_free(t->dev_ts[d]);
         dataset_free(t->dev_ds[d]);
@@ -447,11 +520,14 @@ static const Batch *next_batch(Trainer *t, Err *err) {
     const int *rows;
     int n = plan_batch(t->plan, k, &rows);
     if (batch_fill(t->batch, t->train_ts, rows, n, err) != 0) return NULL;
+    if (t->multi_hot)
+        multilabel_targets(t->train_ds, rows, n, task_num_outputs(t->s.task), t->multi_hot);
     return t->batch;
 }
 
 static StepSchedule step_schedule(const Trainer *t) {
-    return (StepSchedule){t->opt->lr, t->total_steps, t->warmup_steps, t->opt->clip};
+    return (StepSchedule){t->opt->lr, t->total_steps, t->warmup_steps, t->opt->clip,
+                          t->s.output_map, t->multi_hot};
 }
 
 static int write_results(Trainer *t, double wall, Err *err) {

@@ -103,6 +103,8 @@ typedef struct {
     CliOption rows[CLI_SESSION_ROWS];
     int num_rows;
     char attn_help[256], r_help[256], r_default[128], maps[2048];  // from the map table
+    const char *label_sep;  // --label-sep
+    char output_maps[384];  // --output-map's help, from the output map table
 } CliSessionExtras;
 void cli_session_rows(SessionOptions *s, CliSessionExtras *x);
 // The task bits of a SessionOptions (CliCommand.task_bits).

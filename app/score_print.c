@@ -9,18 +9,26 @@ typedef struct {
     double value;
 } NamedScore;
 
-static int named_scores(const TaskScores *s, NamedScore out[5]) {
-    const NamedScore all[5] = {{"accuracy", s->accuracy}, {"f1", s->f1},
-                               {"matthews", s->matthews}, {"pearson", s->pearson},
-                               {"spearman", s->spearman}};
+enum { NUM_SCORES = 11 };
+
+// The metrics every task may report, by the names logs, JSON and
+// --metric-for-best use; NaN ones (not reported by the task) are left out.
+static int named_scores(const TaskScores *s, NamedScore out[NUM_SCORES]) {
+    const NamedScore all[NUM_SCORES] = {
+        {"accuracy", s->accuracy},       {"f1", s->f1},
+        {"matthews", s->matthews},       {"pearson", s->pearson},
+        {"spearman", s->spearman},       {"micro_f1", s->micro_f1},
+        {"macro_f1", s->macro_f1},       {"exact_set", s->exact_set},
+        {"mean_set_size", s->mean_set_size}, {"mean_true_size", s->mean_true_size},
+        {"threshold", s->threshold}};
     int n = 0;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NUM_SCORES; i++)
         if (!isnan(all[i].value)) out[n++] = all[i];
     return n;
 }
 
 void scores_format(char *out, size_t cap, const TaskScores *s) {
-    NamedScore named[5];
+    NamedScore named[NUM_SCORES];
     int n = named_scores(s, named);
     size_t used = 0;
     out[0] = '\0';
@@ -31,7 +39,7 @@ void scores_format(char *out, size_t cap, const TaskScores *s) {
 }
 
 void scores_to_json(cJSON *obj, const TaskScores *s) {
-    NamedScore named[5];
+    NamedScore named[NUM_SCORES];
     int n = named_scores(s, named);
     cJSON_AddNumberToObject(obj, "n", s->n);
     for (int i = 0; i < n; i++) cJSON_AddNumberToObject(obj, named[i].name, named[i].value);

@@ -10,18 +10,47 @@
 
 #include "util/memory.h"
 
+// Where scripts/fetch_debtags.sh (make data) puts the debtags set.
+#define DEBTAGS_DIR "data/debtags"
+
 static Task *open_task(const SessionOptions *opt, const HfConfig *cfg, Err *err) {
     const char *names[HF_MAX_LABELS];
     for (int i = 0; i < cfg->num_label_names; i++) names[i] = cfg->label_names[i];
     const char *const *id2label = cfg->has_label_names ? names : NULL;
     int n = cfg->has_label_names ? cfg->num_label_names : 0;
     if (strcmp(opt->task, "custom") == 0) return task_custom(&opt->custom, id2label, n, err);
+    if (strcmp(opt->task, "debtags") == 0) return task_debtags(DEBTAGS_DIR, id2label, n, err);
     return task_glue(opt->task, opt->data_dir, id2label, n, err);
 }
 
 // The label limits of a checkpoint (config.json's id2label, HfConfig),
 // checked when the task is opened so that a run never trains a model that
 // ./evaluate and ./export would then refuse.
+// --output-map / --output-r: only for multi-label tasks, where the map is
+// sigmoid unless given.
+static int session_output_map(Session *s, const SessionOptions *opt, Err *err) {
+    bool multi = s->task && task_is_multi_label(s->task);
+    if (!multi && (opt->output_map || opt->output_r))
+        return err_set(err, "--output-map / --output-r: only for multi-label tasks "
+                       "(--multi-label, --task debtags)");
+    if (!multi) return 0;
+    const char *name = opt->output_map ? opt->output_map : "sigmoid";
+    float r = 0.5f;
+    s->output_r_auto = opt->output_r && strcmp(opt->output_r, "auto") == 0;
+    if (opt->output_r && !s->output_r_auto) {
+        char *end;
+        r = strtof(opt->output_r, &end);
+        if (end == opt->output_r || *end)
+            return err_set(err, "--output-r %s: expected a number in [0, 1] or auto",
+                           opt->output_r);
+    }
+    if (output_map_parse(name, r, &s->output_map, err) != 0)
+        return err_prefix(err, "--output-map %s", name);
+    if (opt->output_r && !output_map_info(s->output_map.kind)->has_r)
+        return err_set(err, "--output-r: only for --output-map rsoftmax");
+    return 0;
+}
+
 static int check_label_limits(const Task *task, Err *err) {
     if (task_is_regression(task)) return 0;
     int n = task_num_outputs(task);
@@ -72,6 +101,7 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
         goto fail;
     }
     if (s->task && check_label_limits(s->task, err) != 0) goto fail;
+    if (session_output_map(s, opt, err) != 0) goto fail;
     int outputs = s->task ? task_num_outputs(s->task) : s->config.bert.num_labels;
     for (int i = 0; i < outputs && s->task && !task_is_regression(s->task); i++)
         s->label_names[i] = task_label_name(s->task, i);
@@ -119,6 +149,10 @@ int session_load_split(const Session *s, const SessionOptions *opt, int split, D
             if (bad.count[k]) fprintf(stderr, " %d %s;", bad.count[k], bad_row_kind_name(k));
         fprintf(stderr, " first: %s\n", bad.first);
     }
+    if (bad.rows_without_kept_label || bad.labels_not_kept)
+        fprintf(stderr, "%s: dropped %d rows: none of their labels is in the task's %d labels; "
+                "left out %ld labels outside it\n", dataset_path(*ds), bad.rows_without_kept_label,
+                task_num_outputs(s->task), bad.labels_not_kept);
     if (dataset_size(*ds) == 0) {
         err_set(err, "%s: no examples", dataset_path(*ds));
         goto fail;

@@ -27,6 +27,8 @@ typedef struct {
     bool attn_given;           // --attn on the command line
     AttnMap attn;
     bool skip_bad_rows;
+    const char *output_map;    // multi-label: --output-map NAME (NULL: sigmoid)
+    const char *output_r;      // multi-label r-softmax: --output-r R | auto
     bool allow_nonfinite;      // ./evaluate --allow-nonfinite: load NaN / Inf weights
 } SessionOptions;
 
@@ -40,6 +42,10 @@ typedef struct {
     bool attn_overridden;                    // --attn differs from the checkpoint's
     AttnMap checkpoint_attn;
     int max_len;  // --max-len, capped by the checkpoint's position table
+    // Multi-label tasks: the output map of the head (docs/output-maps.md);
+    // output_r_auto: r is set from the train set's mean label count.
+    OutputMap output_map;
+    bool output_r_auto;
 } Session;
 
 // Opens config, task, tokenizer and model.  max_batch is the largest batch

@@ -241,10 +241,57 @@ void logits_softmax(const float *row, int k, double *probs) {
     for (int j = 0; j < k; j++) probs[j] /= sum;
 }
 
+void multilabel_targets(const Dataset *ds, const int *rows, int n, int C, float *out) {
+    for (int r = 0; r < n; r++) {
+        const Example *ex = dataset_example(ds, rows ? rows[r] : r);
+        float *row = out + (size_t)r * C;
+        for (int k = 0; k < C; k++) row[k] = 0;
+        for (int j = 0; j < ex->label_set_size; j++) row[ex->label_set[j]] = 1;
+    }
+}
+
+int task_score_multilabel(const Task *task, const Dataset *ds, const float *probs,
+                          float threshold, TaskScores *s, Err *err) {
+    int n = dataset_size(ds), C = task_num_outputs(task);
+    *s = (TaskScores){.n = n, .accuracy = NAN, .f1 = NAN, .matthews = NAN, .pearson = NAN,
+                      .spearman = NAN, .threshold = threshold};
+    if (!task_is_multi_label(task))
+        return err_set(err, "%s is not a multi-label task", task_name(task));
+    if (!dataset_is_labeled(ds)) return err_set(err, "%s: no labels to score", dataset_path(ds));
+    size_t m = (size_t)n * (size_t)C;
+    unsigned char *pred = err_malloc(err, m ? m : 1, "predicted sets");
+    unsigned char *gold = err_calloc(err, m ? m : 1, 1, "true sets");
+    int rc = -1;
+    if (pred && gold) {
+        for (size_t i = 0; i < m; i++) pred[i] = probs[i] > threshold;
+        for (int r = 0; r < n; r++) {
+            const Example *ex = dataset_example(ds, r);
+            for (int j = 0; j < ex->label_set_size; j++) gold[(size_t)r * C + ex->label_set[j]] = 1;
+        }
+        MultiLabelScores ml;
+        rc = metric_multilabel(pred, gold, n, C, &ml, err);
+        s->micro_f1 = ml.micro_f1;
+        s->macro_f1 = ml.macro_f1;
+        s->exact_set = ml.exact;
+        s->mean_set_size = ml.mean_set_size;
+        s->mean_true_size = ml.mean_true_size;
+        s->primary = ml.micro_f1;
+    }
+    free(pred);
+    free(gold);
+    return rc;
+}
+
 int task_score(const Task *task, const Dataset *ds, const float *outputs, TaskScores *s,
                Err *err) {
     int n = dataset_size(ds), k = task_num_outputs(task);
-    *s = (TaskScores){n, NAN, NAN, NAN, NAN, NAN, NAN};
+    *s = (TaskScores){.n = n, .accuracy = NAN, .f1 = NAN, .matthews = NAN, .pearson = NAN,
+                      .spearman = NAN, .micro_f1 = NAN, .macro_f1 = NAN, .exact_set = NAN,
+                      .mean_set_size = NAN, .mean_true_size = NAN, .threshold = NAN,
+                      .primary = NAN};
+    if (task_is_multi_label(task))
+        return err_set(err, "%s: a multi-label task is scored from the output map's "
+                       "probabilities (task_score_multilabel)", task_name(task));
     if (!dataset_is_labeled(ds)) return err_set(err, "%s: split has no labels", dataset_path(ds));
     int rc = 0;
     if (task_is_regression(task)) {

@@ -61,6 +61,8 @@ int metric_tune_threshold(const float *probs, const unsigned char *gold, int n, 
 typedef struct {
     int n;
     double accuracy, f1, matthews, pearson, spearman;
+    // multi-label tasks (primary: micro_f1); threshold: the one used
+    double micro_f1, macro_f1, exact_set, mean_set_size, mean_true_size, threshold;
     double primary;
 } TaskScores;
 
@@ -68,6 +70,14 @@ typedef struct {
 // predictions are the argmax of each row (first maximum on ties).
 int task_score(const Task *task, const Dataset *ds, const float *outputs /* [N, num_outputs] */,
                TaskScores *scores, Err *err);
+
+// Scores a multi-label task from label probabilities [N, C] (the output
+// map's): a row's predicted set is {k : probs[k] > threshold}.
+int task_score_multilabel(const Task *task, const Dataset *ds, const float *probs,
+                          float threshold, TaskScores *scores, Err *err);
+// The true label sets of rows[n] of a multi-label dataset as multi-hot rows
+// out[n, C] (1 for a true label).
+void multilabel_targets(const Dataset *ds, const int *rows, int n, int C, float *out);
 
 // The predicted class of a row of logits [k]: the first maximum.
 int logits_argmax(const float *row, int k);

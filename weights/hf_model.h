@@ -13,7 +13,7 @@
 #include "util/err.h"
 #include "weights/family.h"
 
-#define HF_MAX_LABELS 64
+#define HF_MAX_LABELS 256  // debtags has 107 labels
 #define HF_LABEL_MAX 64
 
 typedef struct {
