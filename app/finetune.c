@@ -13,6 +13,7 @@
 #include "app/score_print.h"
 #include "util/clock.h"
 #include "util/fileio.h"
+#include "train/early_stop.h"
 #include "train/step.h"
 #include "weights/checkpoint.h"
 
@@ -39,6 +40,8 @@ typedef struct {
     int batches_per_epoch;
     double best_score;
     long best_step;
+    EarlyStop early;  // best metric and patience count (--metric-for-best, --patience)
+    bool stop_early;
     char path_last[4096], path_best[4096], path_log[4096];
     const char *train_path;  // the training file and its fingerprint (file_fingerprint)
     size_t train_size;
@@ -70,6 +73,17 @@ static void add_multilabel_config(const Trainer *t, cJSON *j) {
         cJSON_AddNumberToObject(j, "output_r", t->s.output_map.r);
 }
 
+// A custom task's layout, so that run_config loads back as --config.
+static void add_custom_columns(const CustomTaskOptions *c, cJSON *j) {
+    cJSON_AddStringToObject(j, "text_col", c->text_a ? c->text_a : "");
+    if (c->text_b) cJSON_AddStringToObject(j, "text_b_col", c->text_b);
+    if (c->label) cJSON_AddStringToObject(j, "label_col", c->label);
+    if (c->labels) cJSON_AddStringToObject(j, "labels", c->labels);
+    cJSON_AddStringToObject(j, "separator", c->separator == ',' ? "comma" : "tab");
+    cJSON_AddBoolToObject(j, "no_header", !c->header);
+    cJSON_AddBoolToObject(j, "regression", c->regression);
+}
+
 // Everything that defines the run: a resumed run must match it exactly.
 static cJSON *run_config_json(const Trainer *t) {
     const TrainOptions *o = t->opt;
@@ -82,6 +96,7 @@ static cJSON *run_config_json(const Trainer *t) {
     if (strcmp(o->data.task, "custom") == 0) {
         cJSON_AddStringToObject(j, "train_file", c->train ? c->train : "");
         cJSON_AddStringToObject(j, "dev_file", c->dev ? c->dev : "");
+        add_custom_columns(c, j);
     }
     cJSON_AddNumberToObject(j, "max_len", t->s.max_len);
     cJSON_AddNumberToObject(j, "batch_size", o->data.batch_size);
@@ -100,6 +115,10 @@ static cJSON *run_config_json(const Trainer *t) {
     cJSON_AddStringToObject(j, "optim", o->optim == OPTIM_SGD ? "sgd" : "adamw");
     cJSON_AddBoolToObject(j, "skip_bad_rows", o->data.skip_bad_rows);
     if (task_is_multi_label(t->s.task)) add_multilabel_config(t, j);
+    // Only when set, so that older checkpoints still resume.
+    if (o->patience > 0) cJSON_AddNumberToObject(j, "patience", o->patience);
+    if (o->min_delta != 0) cJSON_AddNumberToObject(j, "min_delta", o->min_delta);
+    if (o->metric_for_best) cJSON_AddStringToObject(j, "metric_for_best", o->metric_for_best);
     return j;
 }
 
@@ -117,6 +136,7 @@ static char *state_json(const Trainer *t) {
     cJSON_AddStringToObject(j, "rng", "shuffle: xoshiro256**(seed, epoch); dropout: hash(seed, step)");
     cJSON_AddNumberToObject(j, "best_score", isfinite(t->best_score) ? t->best_score : -1e300);
     cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
+    cJSON_AddNumberToObject(j, "evals_without_improvement", t->early.bad_evals);
     cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
     cJSON_AddItemToObject(j, "run_config", run_config_json(t));
     cJSON *data = cJSON_AddObjectToObject(j, "train_data");
@@ -237,6 +257,9 @@ static int resume(Trainer *t, Err *err) {
     t->step = (long)json_number(state, "step", -1);
     t->best_score = json_number(state, "best_score", -1e300);
     t->best_step = (long)json_number(state, "best_step", -1);
+    t->early.has_best = t->best_step >= 0;
+    t->early.best = t->best_score;
+    t->early.bad_evals = (int)json_number(state, "evals_without_improvement", 0);
     if (t->step < 0 || t->step > t->total_steps ||
         (long)json_number(state, "total_steps", -1) != t->total_steps) {
         err_set(err, "%s/trainer_state.json: step %ld of %ld does not fit this run of %ld steps",
@@ -330,7 +353,7 @@ static int score_split(Trainer *t, int d, TaskScores *sc, Err *err) {
 }
 
 static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *err) {
-    double primary = NAN;
+    double primary = NAN;  // the --metric-for-best value of the first dev split
     // Sparse maps: count exact zeros on the dev set for the log and the report.
     const int sparse = bert_config(t->s.model)->attn.kind != ATTN_SOFTMAX;
     bert_count_zeros(t->s.model, sparse);
@@ -346,7 +369,9 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
                               lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
         TaskScores sc;
         if (score_split(t, d, &sc, err) != 0) return -1;
-        if (d == 0) primary = sc.primary;
+        if (d == 0 && scores_metric(&sc, t->opt->metric_for_best, &primary,
+                                    &t->early.direction, err) != 0)
+            return -1;
         char line[512];
         scores_format(line, sizeof line, &sc);
         fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
@@ -371,7 +396,7 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
     Err report_err;
     if (report_write(t->opt->out_dir, &report_err) != 0)
         fprintf(stderr, "warning: report: %s\n", report_err.msg);
-    if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
+    if (early_stop_update(&t->early, primary, &t->stop_early)) {
         t->best_score = primary;
         t->best_step = t->step;
         fprintf(stderr, "new best %.4f at step %ld: writing %s\n", primary, t->step, t->path_best);
@@ -414,6 +439,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     t->opt = o;
     t->best_score = -INFINITY;
     t->best_step = -1;
+    t->early = (EarlyStop){.patience = o->patience, .min_delta = o->min_delta, .direction = 1};
     t->plan_epoch = -1;
     if (path_join(t->path_last, sizeof t->path_last, o->out_dir, "last", err) != 0 ||
         path_join(t->path_best, sizeof t->path_best, o->out_dir, "best", err) != 0 ||
@@ -638,12 +664,17 @@ int finetune_run(const TrainOptions *o, Err *err) {
             eval_seconds += clock_seconds() - t_pause;
             evals_done++;
         }
-        int stop = o->stop_after > 0 && t.step == o->stop_after;
+        int stop = (o->stop_after > 0 && t.step == o->stop_after) || t.stop_early;
         if (epoch_end || last || stop || (o->save_every > 0 && t.step % o->save_every == 0)) {
             if (save_checkpoint(&t, t.path_last, err) != 0) goto done;
         }
         paused += clock_seconds() - t_pause;
         t_last += clock_seconds() - t_pause;
+        if (t.stop_early) {
+            fprintf(stderr, "stopping early after step %ld: %d evaluations without an improvement "
+                    "over %g (--patience, --min-delta)\n", t.step, t.early.bad_evals, o->min_delta);
+            break;
+        }
         if (stop) {
             fprintf(stderr, "stopping after step %ld (--stop-after); continue with --resume\n", t.step);
             break;

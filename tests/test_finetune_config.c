@@ -1,0 +1,128 @@
+// ./finetune on a multi-label custom task with the tiny model: the run
+// trains through each output map, and --config with a checkpoint's
+// run_config repeats the run bit for bit (flags override the file).
+#define _GNU_SOURCE  // asprintf
+#include <cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+#include "util/fileio.h"
+
+#define TINY TEST_GOLDEN_DIR "/tiny_bert"
+
+// Runs a shell command line (output into DIR/cmd.out); returns its status.
+static int sh(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sh(const char *dir, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd, *full;
+    ck_assert_int_ge(vasprintf(&cmd, fmt, ap), 0);
+    va_end(ap);
+    ck_assert_int_ge(asprintf(&full, "%s > %s/cmd.out 2>&1", cmd, dir), 0);
+    int rc = system(full);
+    free(cmd);
+    free(full);
+    return rc;
+}
+
+static char *slurp(const char *dir, const char *rel, size_t *len) {
+    char path[4096], *text;
+    Err err;
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if (file_read_all(path, &text, len, &err) != 0) ck_abort_msg("%s", err.msg);
+    return text;
+}
+
+static void write_data(const char *dir) {
+    const char *rows = "text\tlabels\n"
+                       "the cat sat\ta,b\n"
+                       "a dog ran\tb\n"
+                       "the bird sang\tc,a\n"
+                       "fish swim\tc\n"
+                       "cats and dogs\ta,b,c\n"
+                       "a quiet night\tb,c\n";
+    test_write_file(dir, "train.tsv", rows, strlen(rows));
+}
+
+// A run with flags, then --config of its run_config: the same weights and
+// optimizer state, byte for byte.
+START_TEST(test_config_round_trip) {
+    static const char *const maps[] = {"sigmoid", "rsoftmax"};
+    char *dir = test_tmpdir();
+    write_data(dir);
+    const char *map = maps[_i];
+    int rc = sh(dir,
+                "./finetune --model " TINY " --task custom --train %s/train.tsv --dev "
+                "%s/train.tsv --text-col text --label-col labels --multi-label --output-map %s "
+                "%s --max-steps 4 --batch-size 2 --max-len 16 --lr 1e-3 --seed 7 --threads 2 "
+                "--out %s/a",
+                dir, dir, map, _i ? "--output-r auto" : "", dir);
+    size_t len;
+    ck_assert_msg(rc == 0, "first run failed: %s", slurp(dir, "cmd.out", &len));
+    char *state_text = slurp(dir, "a/last/trainer_state.json", &len);
+    cJSON *state = cJSON_Parse(state_text);
+    free(state_text);
+    cJSON *cfg = cJSON_GetObjectItemCaseSensitive(state, "run_config");
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "output_map")), map);
+    char *cfg_text = cJSON_Print(cfg);
+    test_write_file(dir, "cfg.json", cfg_text, strlen(cfg_text));
+    free(cfg_text);
+    cJSON_Delete(state);
+    rc = sh(dir, "./finetune --config %s/cfg.json --threads 2 --out %s/b", dir, dir);
+    ck_assert_msg(rc == 0, "--config run failed: %s", slurp(dir, "cmd.out", &len));
+    static const char *const files[] = {"last/model.safetensors", "last/optimizer.safetensors",
+                                        "best/model.safetensors"};
+    for (int f = 0; f < 3; f++) {
+        char a[128], b[128];
+        snprintf(a, sizeof a, "a/%s", files[f]);
+        snprintf(b, sizeof b, "b/%s", files[f]);
+        size_t la, lb;
+        char *x = slurp(dir, a, &la), *y = slurp(dir, b, &lb);
+        ck_assert_msg(la == lb && memcmp(x, y, la) == 0, "%s: %s differs after --config", map,
+                      files[f]);
+        free(x);
+        free(y);
+    }
+    // Flags override the file.
+    rc = sh(dir, "./finetune --config %s/cfg.json --max-steps 1 --lr 0.002 --threads 2 --out %s/c",
+            dir, dir);
+    ck_assert_msg(rc == 0, "override run failed: %s", slurp(dir, "cmd.out", &len));
+    state_text = slurp(dir, "c/last/trainer_state.json", &len);
+    state = cJSON_Parse(state_text);
+    free(state_text);
+    cfg = cJSON_GetObjectItemCaseSensitive(state, "run_config");
+    ck_assert(cJSON_GetObjectItemCaseSensitive(cfg, "max_steps")->valuedouble == 1);
+    ck_assert((float)cJSON_GetObjectItemCaseSensitive(cfg, "lr")->valuedouble == 0.002f);
+    cJSON_Delete(state);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
+// Keys that are no option are refused, naming the file and the key.
+START_TEST(test_config_bad_key) {
+    char *dir = test_tmpdir();
+    const char *cfg = "{\"task\": \"sst2\", \"learning_rate\": 0.1}";
+    test_write_file(dir, "cfg.json", cfg, strlen(cfg));
+    int rc = sh(dir, "./finetune --config %s/cfg.json --out %s/x", dir, dir);
+    size_t len;
+    char *out = slurp(dir, "cmd.out", &len);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(out, "cfg.json: \"learning_rate\" is not an option"), "%s", out);
+    free(out);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
+Suite *finetune_config_suite(void) {
+    Suite *s = suite_create("finetune_config");
+    TCase *tc = tcase_create("config");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_config_round_trip, 0, 2);
+    tcase_add_test(tc, test_config_bad_key);
+    suite_add_tcase(s, tc);
+    return s;
+}
