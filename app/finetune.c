@@ -161,7 +161,8 @@ static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
     CheckpointContents c = {.source_dir = t->opt->data.model_dir,
                             .family = t->s.config.family,
                             .label_names = task_is_regression(t->s.task) ? NULL : t->s.label_names,
-                            .state_json = state};
+                            .state_json = state,
+                            .output_map = task_is_multi_label(t->s.task) ? &t->s.output_map : NULL};
     c.moments[0] = optim_moments(t->optim, 0, &n);
     c.moments[1] = optim_moments(t->optim, 1, NULL);
     c.num_moments = n;
@@ -317,41 +318,6 @@ static void add_zero_fractions(const Bert *model, cJSON *j) {
     cJSON_AddNumberToObject(j, "attention_zeros_overall", n ? (double)z / (double)n : 0.0);
 }
 
-// Multi-label: the output map's probabilities of dev split d's logits, in
-// place ([N, C]); maps without zeros get their threshold tuned on the first
-// dev split (docs/output-maps.md).
-static int multilabel_probs(Trainer *t, int d, Err *err) {
-    const int n = tokset_size(t->dev_ts[d]), C = task_num_outputs(t->s.task);
-    real *scratch = err_calloc(err, (size_t)output_map_scratch(C) + (size_t)C, sizeof(real),
-                               "output map scratch");
-    if (!scratch) return -1;
-    real *row = scratch + output_map_scratch(C);
-    for (int i = 0; i < n; i++) {
-        float *z = t->dev_out + (size_t)i * C;
-        output_map_probs(t->s.output_map, z, row, C, scratch);
-        memcpy(z, row, (size_t)C * sizeof(float));
-    }
-    free(scratch);
-    if (d != 0 || !output_map_info(t->s.output_map.kind)->threshold_tuned) return 0;
-    unsigned char *gold = err_calloc(err, (size_t)n * C, 1, "true sets");
-    if (!gold) return -1;
-    for (int i = 0; i < n; i++) {
-        const Example *ex = dataset_example(t->dev_ds[d], i);
-        for (int j = 0; j < ex->label_set_size; j++) gold[(size_t)i * C + ex->label_set[j]] = 1;
-    }
-    int rc = metric_tune_threshold(t->dev_out, gold, n, C, &t->s.output_map.threshold, err);
-    free(gold);
-    return rc;
-}
-
-// Scores of dev split d from its outputs in t->dev_out.
-static int score_split(Trainer *t, int d, TaskScores *sc, Err *err) {
-    if (!task_is_multi_label(t->s.task)) return task_score(t->s.task, t->dev_ds[d], t->dev_out, sc, err);
-    if (multilabel_probs(t, d, err) != 0) return -1;
-    return task_score_multilabel(t->s.task, t->dev_ds[d], t->dev_out, t->s.output_map.threshold,
-                                 sc, err);
-}
-
 static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *err) {
     double primary = NAN;  // the --metric-for-best value of the first dev split
     // Sparse maps: count exact zeros on the dev set for the log and the report.
@@ -368,7 +334,9 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
                               t->step, task_split_name(t->s.task, t->dev_split[d]),
                               lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
         TaskScores sc;
-        if (score_split(t, d, &sc, err) != 0) return -1;
+        if (session_output_probs(&t->s, t->dev_ds[d], t->dev_out, d == 0, err) != 0 ||
+            session_score(&t->s, t->dev_ds[d], t->dev_out, &sc, err) != 0)
+            return -1;
         if (d == 0 && scores_metric(&sc, t->opt->metric_for_best, &primary,
                                     &t->early.direction, err) != 0)
             return -1;

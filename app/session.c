@@ -34,8 +34,12 @@ static int session_output_map(Session *s, const SessionOptions *opt, Err *err) {
         return err_set(err, "--output-map / --output-r: only for multi-label tasks "
                        "(--multi-label, --task debtags)");
     if (!multi) return 0;
-    const char *name = opt->output_map ? opt->output_map : "sigmoid";
-    float r = 0.5f;
+    // Not given: the checkpoint's (a multi-label checkpoint), else sigmoid.
+    const OutputMap *saved = s->config.has_output_map ? &s->config.output_map : NULL;
+    const char *name = opt->output_map ? opt->output_map
+                       : saved         ? output_map_name(saved->kind)
+                                       : "sigmoid";
+    float r = saved && !opt->output_map ? saved->r : 0.5f;
     s->output_r_auto = opt->output_r && strcmp(opt->output_r, "auto") == 0;
     if (opt->output_r && !s->output_r_auto) {
         char *end;
@@ -48,7 +52,40 @@ static int session_output_map(Session *s, const SessionOptions *opt, Err *err) {
         return err_prefix(err, "--output-map %s", name);
     if (opt->output_r && !output_map_info(s->output_map.kind)->has_r)
         return err_set(err, "--output-r: only for --output-map rsoftmax");
+    // The threshold the checkpoint predicted with (softmax: tuned on dev).
+    if (saved && saved->kind == s->output_map.kind) s->output_map.threshold = saved->threshold;
     return 0;
+}
+
+int session_output_probs(Session *s, const Dataset *ds, float *out, bool tune, Err *err) {
+    if (!task_is_multi_label(s->task)) return 0;
+    const int n = dataset_size(ds), C = task_num_outputs(s->task);
+    real *scratch = err_calloc(err, (size_t)output_map_scratch(C) + (size_t)C, sizeof(real),
+                               "output map scratch");
+    if (!scratch) return -1;
+    real *row = scratch + output_map_scratch(C);
+    for (int i = 0; i < n; i++) {
+        float *z = out + (size_t)i * C;
+        output_map_probs(s->output_map, z, row, C, scratch);
+        memcpy(z, row, (size_t)C * sizeof(float));
+    }
+    free(scratch);
+    if (!tune || !output_map_info(s->output_map.kind)->threshold_tuned) return 0;
+    unsigned char *gold = err_calloc(err, (size_t)n * C, 1, "true sets");
+    if (!gold) return -1;
+    for (int i = 0; i < n; i++) {
+        const Example *ex = dataset_example(ds, i);
+        for (int j = 0; j < ex->label_set_size; j++) gold[(size_t)i * C + ex->label_set[j]] = 1;
+    }
+    int rc = metric_tune_threshold(out, gold, n, C, &s->output_map.threshold, err);
+    free(gold);
+    return rc;
+}
+
+int session_score(const Session *s, const Dataset *ds, const float *out, TaskScores *scores,
+                  Err *err) {
+    if (!task_is_multi_label(s->task)) return task_score(s->task, ds, out, scores, err);
+    return task_score_multilabel(s->task, ds, out, s->output_map.threshold, scores, err);
 }
 
 static int check_label_limits(const Task *task, Err *err) {

@@ -63,6 +63,16 @@ int session_check_memory(const BertConfig *cfg, int batch, int T, int training,
 int session_load_split(const Session *s, const SessionOptions *opt, int split, Dataset **ds,
                        TokenizedSet **ts, Err *err);
 
+// Multi-label tasks: the model's outputs out [N, C] become the output map's
+// probabilities, in place; with tune, a map without zeros (softmax) gets
+// its threshold tuned on this (labeled) split (docs/output-maps.md).  Other
+// tasks: nothing to do.
+int session_output_probs(Session *s, const Dataset *ds, float *out, bool tune, Err *err);
+// Scores a labeled split from out as session_output_probs left it:
+// task_score, or for multi-label tasks the sets {p > threshold}.
+int session_score(const Session *s, const Dataset *ds, const float *out, TaskScores *scores,
+                  Err *err);
+
 // Runs the model over a tokenized split (no dropout) and writes the outputs
 // in dataset order: out [N, num_outputs].
 int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *out, Err *err);

@@ -384,3 +384,24 @@ int predictions_write(const char *path, const Task *task, const Dataset *ds,
     free(probs);
     return rc;
 }
+
+int predictions_write_multilabel(const char *path, const Task *task, const Dataset *ds,
+                                 const float *probs, float threshold, Err *err) {
+    int n = dataset_size(ds), k = task_num_outputs(task);
+    Text t = {0};
+    text_printf(&t, err, "index\tprediction");
+    for (int j = 0; j < k; j++) text_printf(&t, err, "\tprob_%d", j);
+    text_printf(&t, err, "\n");
+    for (int i = 0; i < n && !t.failed; i++) {
+        const float *row = probs + (size_t)i * k;
+        text_printf(&t, err, "%ld\t", dataset_example(ds, i)->index);
+        int shown = 0;
+        for (int j = 0; j < k; j++)
+            if (row[j] > threshold) text_printf(&t, err, "%s%s", shown++ ? "," : "", task_label_name(task, j));
+        for (int j = 0; j < k; j++) text_printf(&t, err, "\t%.9g", (double)row[j]);
+        text_printf(&t, err, "\n");
+    }
+    int rc = t.failed ? -1 : file_write_atomic(path, t.buf.data, t.buf.len, err);
+    buf_free(&t.buf);
+    return rc;
+}

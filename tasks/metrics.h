@@ -95,5 +95,9 @@ void logits_softmax(const float *row, int k, double *probs);
 int predictions_write(const char *path, const Task *task, const Dataset *ds,
                       const float *outputs /* [N, num_outputs] */, bool glue_submission,
                       Err *err);
+// Multi-label: "index\tprediction\tprob_0..prob_{C-1}", the prediction the
+// labels with prob > threshold joined by ',' (empty for an empty set).
+int predictions_write_multilabel(const char *path, const Task *task, const Dataset *ds,
+                                 const float *probs /* [N, C] */, float threshold, Err *err);
 
 #endif

@@ -369,13 +369,68 @@ int task_each_label(const Task *task, const char *field,
 
 // The distinct labels of the train file, sorted.  Rows that break the
 // layout are passed over here; loading the split reports them.
+// The labels of lc on at least min_count rows into *out [*num] (lc's
+// memory is taken over or freed).
+static int keep_frequent(LabelCounts *lc, const TaskSplit *sp, int min_count, char ***out,
+                         int *num, Err *err) {
+    int distinct = lc->n;
+    *num = 0;
+    for (int i = 0; i < lc->n; i++)
+        if (lc->counts[i] >= min_count)
+            lc->labels[(*num)++] = lc->labels[i];
+        else
+            free(lc->labels[i]);
+    *out = lc->labels;
+    free(lc->counts);
+    free(lc->last_row);
+    if (*num == 0 && distinct > 0)
+        return err_set(err, "%s: none of the %d labels occurs at least %d times "
+                       "(--min-label-count)", sp->path, distinct, min_count);
+    return 0;
+}
+
 // Multi-label: every label of each row, kept when it occurs at least
 // min_count times.
+// Adds the labels of one row's label field to lc.
+static int count_row_labels(const Task *task, LabelCounts *lc, const char *field, Err *err) {
+    lc->row++;
+    return task->multi_label ? task_each_label(task, field, insert_label, lc, err)
+                             : insert_sorted(lc, field, err);
+}
+
+// A JSONL train file's labels (lines that do not parse are passed over
+// here; loading the split reports them).
+static int scan_jsonl_labels(const Task *task, const TaskSplit *sp, LabelCounts *lc, Err *err) {
+    char *text;
+    size_t len;
+    if (file_read_all(sp->path, &text, &len, err) != 0) return -1;
+    JsonlRow jr = {0};
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0;) {
+        size_t end = at;
+        while (end < len && text[end] != '\n') end++;
+        if (jsonl_parse(task, sp, text + at, end - at, &jr) != 0)
+            rc = err_set(err, "%s: out of memory", sp->path);
+        else if (!jr.problem[0] && jr.view[2][0])
+            rc = count_row_labels(task, lc, jr.view[2], err);
+        at = end + 1;
+    }
+    jsonl_row_clear(&jr);
+    free(text);
+    return rc;
+}
+
 static int scan_train_labels(const Task *task, const TaskSplit *sp, int min_count, char ***out,
                              int *num, Err *err) {
     *out = NULL;
     *num = 0;
     LabelCounts lc = {0};
+    if (task_path_is_jsonl(sp->path)) {
+        if (scan_jsonl_labels(task, sp, &lc, err) != 0) goto fail_nofile;
+        if (keep_frequent(&lc, sp, min_count, out, num, err) != 0) return -1;
+        return *num ? 0 : err_set(err, "%s: no labels found under \"%s\"", sp->path,
+                                  sp->label.name ? sp->label.name : "?");
+    }
     int ncols = 0, col = sp->label.index, r;
     char broken_msg[128] = "";
     Table *t = table_open(sp->path, task->sep, err);
@@ -398,26 +453,11 @@ static int scan_train_labels(const Task *task, const TaskSplit *sp, int min_coun
         if (rec.problem != TABLE_OK || rec.nfields != ncols || col >= rec.nfields ||
             rec.fields[col][0] == '\0')
             continue;
-        lc.row++;
-        if (task->multi_label ? task_each_label(task, rec.fields[col], insert_label, &lc, err)
-                              : insert_sorted(&lc, rec.fields[col], err))
-            goto fail;
+        if (count_row_labels(task, &lc, rec.fields[col], err) != 0) goto fail;
     }
     if (r < 0) goto fail;
     table_close(t);
-    int distinct = lc.n;
-    *num = 0;
-    for (int i = 0; i < lc.n; i++)
-        if (lc.counts[i] >= min_count)
-            lc.labels[(*num)++] = lc.labels[i];
-        else
-            free(lc.labels[i]);
-    *out = lc.labels;
-    free(lc.counts);
-    free(lc.last_row);
-    if (*num == 0 && distinct > 0)
-        return err_set(err, "%s: none of the %d labels occurs at least %d times "
-                       "(--min-label-count)", sp->path, distinct, min_count);
+    if (keep_frequent(&lc, sp, min_count, out, num, err) != 0) return -1;
     // An unterminated quote swallows the rest of the file: say so, not
     // only that no labels were left.
     if (*num == 0 && broken.problem_msg)
@@ -427,6 +467,7 @@ static int scan_train_labels(const Task *task, const TaskSplit *sp, int min_coun
     return 0;
 fail:
     table_close(t);
+fail_nofile:
     for (int i = 0; i < lc.n; i++) free(lc.labels[i]);
     free(lc.labels);
     free(lc.counts);
@@ -488,10 +529,13 @@ Task *task_custom(const CustomTaskOptions *o, const char *const *id2label, int n
     task->label_sep = o->label_sep ? o->label_sep : ',';
     task->join_texts = o->join_texts;
     ColumnRef a, b, label;
+    // JSONL files: the columns are keys, names as with a header.
+    bool named = o->header || task_path_is_jsonl(o->train) || task_path_is_jsonl(o->dev) ||
+                 task_path_is_jsonl(o->test);
     if (!(task->name = dup_or_err(o->name ? o->name : "custom", err)) ||
-        parse_column(o->text_a, o->header, "text", &a, &task->column_names[0], err) != 0 ||
-        parse_column(o->text_b, o->header, "second text", &b, &task->column_names[1], err) != 0 ||
-        parse_column(o->label, o->header, "label", &label, &task->column_names[2], err) != 0)
+        parse_column(o->text_a, named, "text", &a, &task->column_names[0], err) != 0 ||
+        parse_column(o->text_b, named, "second text", &b, &task->column_names[1], err) != 0 ||
+        parse_column(o->label, named, "label", &label, &task->column_names[2], err) != 0)
         goto fail;
     const char *paths[3] = {o->train, o->dev, o->test};
     static const char *const names[3] = {"train", "dev", "test"};

@@ -64,7 +64,10 @@ typedef struct {
     const char *text_b;  // NULL for single-text tasks
     const char *label;   // required unless the task only has a test file
     bool header;         // first line of each file names the columns
-    char separator;      // '\t' (TSV: plain split on tabs) or ',' (CSV, RFC 4180)
+    char separator;      // '\t' (TSV: plain split on tabs) or ',' (CSV, RFC 4180);
+                         // a file named *.jsonl is JSON lines whatever this says:
+                         // {"text": ..., "text_b": ..., "label": ... or [...]}, the
+                         // columns then name keys (as the datasets library writes it)
     bool regression;     // float targets, one output
     // Classification label set, in canonical order: "neg,pos" when given;
     // else the distinct labels of the train file sorted byte-wise (as
@@ -131,6 +134,7 @@ typedef enum {
     BAD_TARGET,      // regression target that is not a finite number
     BAD_QUOTING,     // CSV: unterminated quote, or text after a closing quote
     BAD_INDEX,       // test file index column that is not an integer
+    BAD_JSON,        // JSONL: not a JSON object, or a field of the wrong type
     BAD_ROW_KINDS
 } BadRowKind;
 

@@ -3,6 +3,7 @@
 // run_config repeats the run bit for bit (flags override the file).
 #define _GNU_SOURCE  // asprintf
 #include <cJSON.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,12 +118,79 @@ START_TEST(test_config_bad_key) {
 }
 END_TEST
 
+
+static double last_eval(const char *dir, const char *rel, const char *key) {
+    size_t len;
+    char *log = slurp(dir, rel, &len);
+    double value = NAN;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        const char *event = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "event"));
+        if (event && strcmp(event, "eval") == 0)
+            value = cJSON_GetObjectItemCaseSensitive(j, key)->valuedouble;
+        cJSON_Delete(j);
+    }
+    free(log);
+    return value;
+}
+
+// A multi-label checkpoint says what it is (problem_type, output map and
+// threshold in config.json); ./evaluate scores it as the trainer did and
+// ./predict answers with label sets.
+START_TEST(test_multilabel_checkpoint) {
+    static const char *const maps[] = {"sigmoid", "softmax", "sparsemax", "entmax15", "rsoftmax"};
+    char *dir = test_tmpdir();
+    write_data(dir);
+    const char *map = maps[_i];
+    int rc = sh(dir,
+                "./finetune --model " TINY " --task custom --train %s/train.tsv --dev "
+                "%s/train.tsv --text-col text --label-col labels --multi-label --output-map %s "
+                "--max-steps 3 --batch-size 2 --max-len 16 --lr 1e-2 --threads 2 --out %s/a",
+                dir, dir, map, dir);
+    size_t len;
+    ck_assert_msg(rc == 0, "%s: run failed: %s", map, slurp(dir, "cmd.out", &len));
+    char *text = slurp(dir, "a/best/config.json", &len);
+    cJSON *cfg = cJSON_Parse(text);
+    free(text);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "problem_type")),
+                     "multi_label_classification");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "output_map")), map);
+    double threshold = cJSON_GetObjectItemCaseSensitive(cfg, "output_threshold")->valuedouble;
+    cJSON_Delete(cfg);
+    ck_assert((float)threshold == (float)last_eval(dir, "a/log.jsonl", "threshold"));
+    rc = sh(dir,
+            "./evaluate --model %s/a/best --task custom --dev %s/train.tsv --text-col text "
+            "--label-col labels --multi-label --threads 2 --predictions %s/pred.tsv --metrics-out %s/eval.json",
+            dir, dir, dir, dir);
+    ck_assert_msg(rc == 0, "%s: evaluate failed: %s", map, slurp(dir, "cmd.out", &len));
+    text = slurp(dir, "eval.json", &len);
+    cJSON *ev = cJSON_Parse(text);
+    free(text);
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "splits"), "dev"),
+        "metrics");
+    ck_assert_msg(metrics != NULL, "%s: no dev metrics in eval.json", map);
+    double got = cJSON_GetObjectItemCaseSensitive(metrics, "micro_f1")->valuedouble;
+    ck_assert_msg(got == last_eval(dir, "a/log.jsonl", "micro_f1"),
+                  "%s: ./evaluate micro-F1 %g, the trainer's %g", map, got,
+                  last_eval(dir, "a/log.jsonl", "micro_f1"));
+    cJSON_Delete(ev);
+    rc = sh(dir, "echo 'the cat sat' | ./predict --model %s/a/best --max-len 16 --threads 2", dir);
+    text = slurp(dir, "cmd.out", &len);
+    ck_assert_msg(rc == 0 && strncmp(text, "labels\ta\tb\tc\n", 13) == 0, "%s: predict: %s", map,
+                  text);
+    free(text);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *finetune_config_suite(void) {
     Suite *s = suite_create("finetune_config");
     TCase *tc = tcase_create("config");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_config_round_trip, 0, 2);
     tcase_add_test(tc, test_config_bad_key);
+    tcase_add_loop_test(tc, test_multilabel_checkpoint, 0, 5);
     suite_add_tcase(s, tc);
     return s;
 }

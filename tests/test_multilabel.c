@@ -206,6 +206,62 @@ START_TEST(test_debtags_protocol) {
 }
 END_TEST
 
+// JSONL custom tasks (the datasets library's to_json lines): keys as
+// columns, list labels for multi-label, numbers as labels, bad lines as
+// FILE:LINE or counted with skip_bad_rows.
+START_TEST(test_jsonl) {
+    char *dir = test_tmpdir();
+    const char *lines = "{\"text\": \"one\", \"text_b\": \"uno\", \"label\": [\"x\", \"y\"]}\n"
+                        "\n"
+                        "{\"text\": \"two\", \"text_b\": \"dos\", \"label\": [\"y\"]}\n"
+                        "{\"text\": \"three\", \"label\": [\"x\"]}\n"
+                        "[1, 2]\n"
+                        "{\"text\": \"four\", \"text_b\": \"cuatro\", \"label\": \"x,y\"}\n";
+    test_write_file(dir, "train.jsonl", lines, strlen(lines));
+    char path[512];
+    snprintf(path, sizeof path, "%s/train.jsonl", dir);
+    CustomTaskOptions o = {.train = path, .text_a = "text", .text_b = "text_b", .label = "label",
+                           .separator = '\t', .multi_label = true};
+    Err err;
+    Task *task = task_custom(&o, NULL, 0, &err);
+    ck_assert_msg(task != NULL, "%s", err.msg);
+    ck_assert_int_eq(task_num_outputs(task), 2);
+    BadRowCounts bad;
+    ck_assert_ptr_null(task_load(task, 0, false, &bad, &err));
+    ck_assert_msg(strstr(err.msg, "train.jsonl:4: \"text_b\" is missing"), "%s", err.msg);
+    Dataset *ds = task_load(task, 0, true, &bad, &err);
+    ck_assert_msg(ds != NULL, "%s", err.msg);
+    ck_assert_int_eq(dataset_size(ds), 3);
+    ck_assert_int_eq(bad.total, 2);
+    ck_assert_int_eq(bad.count[BAD_JSON], 2);
+    ck_assert_str_eq(bad_row_kind_name(BAD_JSON), "bad JSON line");
+    const Example *ex = dataset_example(ds, 1);
+    ck_assert_str_eq(ex->text_a, "two");
+    ck_assert_str_eq(ex->text_b, "dos");
+    ck_assert_int_eq(ex->line, 3);
+    ck_assert_int_eq(ex->label_set_size, 1);
+    ck_assert_int_eq(ex->label_set[0], 1);
+    ck_assert_int_eq(dataset_example(ds, 2)->label_set_size, 2);  // "x,y" split on ','
+    dataset_free(ds);
+    task_free(task);
+
+    // Single-label JSONL with integer labels.
+    const char *single = "{\"sentence\": \"good\", \"label\": 1}\n{\"sentence\": \"bad\", \"label\": 0}\n";
+    test_write_file(dir, "sst.jsonl", single, strlen(single));
+    snprintf(path, sizeof path, "%s/sst.jsonl", dir);
+    o = (CustomTaskOptions){.train = path, .text_a = "sentence", .label = "label", .separator = '\t'};
+    task = task_custom(&o, NULL, 0, &err);
+    ck_assert_msg(task != NULL, "%s", err.msg);
+    ds = task_load(task, 0, false, &bad, &err);
+    ck_assert_msg(ds != NULL, "%s", err.msg);
+    ck_assert_str_eq(task_label_name(task, dataset_example(ds, 0)->label), "1");
+    ck_assert_str_eq(task_label_name(task, dataset_example(ds, 1)->label), "0");
+    dataset_free(ds);
+    task_free(task);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *multilabel_suite(void) {
     Suite *s = suite_create("multilabel");
     TCase *tc = tcase_create("metrics");
@@ -215,6 +271,7 @@ Suite *multilabel_suite(void) {
     tc = tcase_create("data");
     tcase_add_test(tc, test_load_label_lists);
     tcase_add_test(tc, test_debtags_protocol);
+    tcase_add_test(tc, test_jsonl);
     suite_add_tcase(s, tc);
     return s;
 }

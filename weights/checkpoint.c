@@ -20,7 +20,8 @@ static int write_contents(const char *tmp, Bert *model, const CheckpointContents
     char path[4096];
     if (dir_make(tmp, err) != 0 || hf_save_params(model, c->family, tmp, err) != 0 ||
         hf_save_config(c->source_dir, tmp, bert_config(model), c->family, c->label_names, err) != 0 ||
-        hf_copy_tokenizer(c->source_dir, tmp, err) != 0)
+        hf_copy_tokenizer(c->source_dir, tmp, err) != 0 ||
+        (c->output_map && hf_set_output_map(tmp, c->output_map, err) != 0))
         return -1;
     if (c->moments[0]) {
         StWriteTensor t[2];
