@@ -9,13 +9,17 @@
 
 // ---- targets ----------------------------------------------------------------
 
-// q = y / sum(y) into q[C]; returns sum(y) (0: no true label, q untouched).
-static real normalised_target(const real *y, real *q, int C) {
+// The simplex maps' target q = y / sum(y) into q[C].  Returns 0 for a row
+// with no true label: then there is no target, and dz[C] is zeroed (loss 0).
+static int simplex_target(const real *y, real *q, real *dz, int C) {
     real count = 0;
     for (int k = 0; k < C; k++) count += y[k];
-    if (count <= 0) return 0;
+    if (count <= 0) {
+        for (int k = 0; k < C; k++) dz[k] = 0;
+        return 0;
+    }
     for (int k = 0; k < C; k++) q[k] = y[k] / count;
-    return count;
+    return 1;
 }
 
 // ---- sigmoid + binary cross-entropy -------------------------------------------
@@ -83,10 +87,7 @@ static double (*omega_of(OutputKind kind))(const real *, int) {
 static double fenchel_young_loss(OutputMap map, const real *z, const real *y, real *dz, int C,
                                  real scale, real *scratch) {
     real *p = scratch, *q = scratch + C, *work = scratch + 2 * C;
-    if (normalised_target(y, q, C) == 0) {
-        for (int k = 0; k < C; k++) dz[k] = 0;
-        return 0;
-    }
+    if (!simplex_target(y, q, dz, C)) return 0;
     simplex_probs(map, z, p, C, work);
     double (*omega)(const real *, int) = omega_of(map.kind);
     double loss = omega(q, C) - omega(p, C);
@@ -103,10 +104,7 @@ static double fenchel_young_loss(OutputMap map, const real *z, const real *y, re
 static double squared_loss(OutputMap map, const real *z, const real *y, real *dz, int C,
                            real scale, real *scratch) {
     real *p = scratch, *q = scratch + C, *work = scratch + 2 * C;
-    if (normalised_target(y, q, C) == 0) {
-        for (int k = 0; k < C; k++) dz[k] = 0;
-        return 0;
-    }
+    if (!simplex_target(y, q, dz, C)) return 0;
     AttnMap attn = attn_of(map);
     real aux = attn_row_forward(attn, z, p, C, work);
     double loss = 0;

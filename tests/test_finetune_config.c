@@ -175,6 +175,16 @@ START_TEST(test_multilabel_checkpoint) {
                   "%s: ./evaluate micro-F1 %g, the trainer's %g", map, got,
                   last_eval(dir, "a/log.jsonl", "micro_f1"));
     cJSON_Delete(ev);
+    // ./export keeps what the head is.
+    rc = sh(dir, "./export --checkpoint %s/a/best --out %s/export", dir, dir);
+    ck_assert_msg(rc == 0, "%s: export failed: %s", map, slurp(dir, "cmd.out", &len));
+    text = slurp(dir, "export/config.json", &len);
+    cfg = cJSON_Parse(text);
+    free(text);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "problem_type")),
+                     "multi_label_classification");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "output_map")), map);
+    cJSON_Delete(cfg);
     rc = sh(dir, "echo 'the cat sat' | ./predict --model %s/a/best --max-len 16 --threads 2", dir);
     text = slurp(dir, "cmd.out", &len);
     ck_assert_msg(rc == 0 && strncmp(text, "labels\ta\tb\tc\n", 13) == 0, "%s: predict: %s", map,

@@ -543,6 +543,15 @@ done:
 
 // ------------------------------------------------------------ writing
 
+// Writes root to path, atomically.
+static int write_json(const cJSON *root, const char *path, Err *err) {
+    char *out = cJSON_Print(root);
+    if (!out) return err_set(err, "%s: out of memory printing JSON", path);
+    int rc = file_write_atomic(path, out, strlen(out), err);
+    free(out);
+    return rc;
+}
+
 static int json_set(cJSON *obj, const char *key, cJSON *value, const char *path, Err *err) {
     if (!value) return err_set(err, "%s: out of memory building field %s", path, key);
     cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
@@ -610,13 +619,7 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
     if (attn_map_has_param(cfg->attn) &&
         json_set(root, "attention_r", cJSON_CreateNumber(cfg->attn.r), dst, err))
         goto done;
-    char *out = cJSON_Print(root);
-    if (!out) {
-        err_set(err, "%s: out of memory printing JSON", dst);
-        goto done;
-    }
-    rc = file_write_atomic(dst, out, strlen(out), err);
-    free(out);
+    rc = write_json(root, dst, err);
 done:
     cJSON_Delete(root);
     return rc;
@@ -670,13 +673,7 @@ int hf_set_output_map(const char *dir, const OutputMap *map, Err *err) {
     if (output_map_info(map->kind)->has_r &&
         json_set(root, "output_r", cJSON_CreateNumber(map->r), path, err))
         goto done;
-    char *out = cJSON_Print(root);
-    if (!out) {
-        err_set(err, "%s: out of memory printing JSON", path);
-        goto done;
-    }
-    rc = file_write_atomic(path, out, strlen(out), err);
-    free(out);
+    rc = write_json(root, path, err);
 done:
     cJSON_Delete(root);
     return rc;
