@@ -194,6 +194,42 @@ START_TEST(test_multilabel_checkpoint) {
 }
 END_TEST
 
+// --patience through ./finetune: with a learning rate too small to change
+// any prediction, every evaluation after the first brings no improvement, so
+// --patience 2 with --eval-every 1 stops after step 3 (OUT/last there); a
+// statistic is refused as --metric-for-best, naming what the task reports.
+START_TEST(test_patience_stops_run) {
+    char *dir = test_tmpdir();
+    write_data(dir);
+    const char *common = "./finetune --model " TINY " --task custom --text-col text --label-col "
+                         "labels --multi-label --batch-size 2 --max-len 16 --threads 2";
+    int rc = sh(dir,
+                "%s --train %s/train.tsv --dev %s/train.tsv --max-steps 20 --eval-every 1 "
+                "--lr 1e-12 --patience 2 --metric-for-best macro_f1 --out %s/a",
+                common, dir, dir, dir);
+    size_t len;
+    ck_assert_msg(rc == 0, "run failed: %s", slurp(dir, "cmd.out", &len));
+    char *out = slurp(dir, "cmd.out", &len);
+    ck_assert_msg(strstr(out, "stopping early after step 3"), "%s", out);
+    free(out);
+    char *text = slurp(dir, "a/last/trainer_state.json", &len);
+    cJSON *state = cJSON_Parse(text);
+    free(text);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(state, "step")->valuedouble == 3);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(state, "best_step")->valuedouble == 1);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(state, "best_score")->valuedouble ==
+              last_eval(dir, "a/log.jsonl", "macro_f1"));
+    cJSON_Delete(state);
+    rc = sh(dir, "%s --train %s/train.tsv --dev %s/train.tsv --max-steps 1 --metric-for-best "
+            "mean_set_size --out %s/b", common, dir, dir, dir);
+    out = slurp(dir, "cmd.out", &len);
+    ck_assert_msg(rc != 0 && strstr(out, "--metric-for-best mean_set_size") &&
+                      strstr(out, "micro_f1"), "%s", out);
+    free(out);
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *finetune_config_suite(void) {
     Suite *s = suite_create("finetune_config");
     TCase *tc = tcase_create("config");
@@ -201,6 +237,7 @@ Suite *finetune_config_suite(void) {
     tcase_add_loop_test(tc, test_config_round_trip, 0, 2);
     tcase_add_test(tc, test_config_bad_key);
     tcase_add_loop_test(tc, test_multilabel_checkpoint, 0, 5);
+    tcase_add_test(tc, test_patience_stops_run);
     suite_add_tcase(s, tc);
     return s;
 }
