@@ -37,6 +37,15 @@ static char *slurp(const char *dir, const char *rel, size_t *len) {
     return text;
 }
 
+static cJSON *json_file(const char *dir, const char *rel) {
+    size_t len;
+    char *text = slurp(dir, rel, &len);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    ck_assert_msg(j != NULL, "%s/%s: not JSON", dir, rel);
+    return j;
+}
+
 static void write_data(const char *dir) {
     const char *rows = "text\tlabels\n"
                        "the cat sat\ta,b\n"
@@ -63,9 +72,7 @@ START_TEST(test_config_round_trip) {
                 dir, dir, map, _i ? "--output-r auto" : "", dir);
     size_t len;
     ck_assert_msg(rc == 0, "first run failed: %s", slurp(dir, "cmd.out", &len));
-    char *state_text = slurp(dir, "a/last/trainer_state.json", &len);
-    cJSON *state = cJSON_Parse(state_text);
-    free(state_text);
+    cJSON *state = json_file(dir, "a/last/trainer_state.json");
     cJSON *cfg = cJSON_GetObjectItemCaseSensitive(state, "run_config");
     ck_assert_ptr_nonnull(cfg);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "output_map")), map);
@@ -92,9 +99,7 @@ START_TEST(test_config_round_trip) {
     rc = sh(dir, "./finetune --config %s/cfg.json --max-steps 1 --lr 0.002 --threads 2 --out %s/c",
             dir, dir);
     ck_assert_msg(rc == 0, "override run failed: %s", slurp(dir, "cmd.out", &len));
-    state_text = slurp(dir, "c/last/trainer_state.json", &len);
-    state = cJSON_Parse(state_text);
-    free(state_text);
+    state = json_file(dir, "c/last/trainer_state.json");
     cfg = cJSON_GetObjectItemCaseSensitive(state, "run_config");
     ck_assert(cJSON_GetObjectItemCaseSensitive(cfg, "max_steps")->valuedouble == 1);
     ck_assert((float)cJSON_GetObjectItemCaseSensitive(cfg, "lr")->valuedouble == 0.002f);
@@ -149,9 +154,7 @@ START_TEST(test_multilabel_checkpoint) {
                 dir, dir, map, dir);
     size_t len;
     ck_assert_msg(rc == 0, "%s: run failed: %s", map, slurp(dir, "cmd.out", &len));
-    char *text = slurp(dir, "a/best/config.json", &len);
-    cJSON *cfg = cJSON_Parse(text);
-    free(text);
+    cJSON *cfg = json_file(dir, "a/best/config.json");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "problem_type")),
                      "multi_label_classification");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "output_map")), map);
@@ -163,9 +166,7 @@ START_TEST(test_multilabel_checkpoint) {
             "--label-col labels --multi-label --threads 2 --predictions %s/pred.tsv --metrics-out %s/eval.json",
             dir, dir, dir, dir);
     ck_assert_msg(rc == 0, "%s: evaluate failed: %s", map, slurp(dir, "cmd.out", &len));
-    text = slurp(dir, "eval.json", &len);
-    cJSON *ev = cJSON_Parse(text);
-    free(text);
+    cJSON *ev = json_file(dir, "eval.json");
     const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "splits"), "dev"),
         "metrics");
@@ -178,15 +179,13 @@ START_TEST(test_multilabel_checkpoint) {
     // ./export keeps what the head is.
     rc = sh(dir, "./export --checkpoint %s/a/best --out %s/export", dir, dir);
     ck_assert_msg(rc == 0, "%s: export failed: %s", map, slurp(dir, "cmd.out", &len));
-    text = slurp(dir, "export/config.json", &len);
-    cfg = cJSON_Parse(text);
-    free(text);
+    cfg = json_file(dir, "export/config.json");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "problem_type")),
                      "multi_label_classification");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "output_map")), map);
     cJSON_Delete(cfg);
     rc = sh(dir, "echo 'the cat sat' | ./predict --model %s/a/best --max-len 16 --threads 2", dir);
-    text = slurp(dir, "cmd.out", &len);
+    char *text = slurp(dir, "cmd.out", &len);
     ck_assert_msg(rc == 0 && strncmp(text, "labels\ta\tb\tc\n", 13) == 0, "%s: predict: %s", map,
                   text);
     free(text);
@@ -212,9 +211,7 @@ START_TEST(test_patience_stops_run) {
     char *out = slurp(dir, "cmd.out", &len);
     ck_assert_msg(strstr(out, "stopping early after step 3"), "%s", out);
     free(out);
-    char *text = slurp(dir, "a/last/trainer_state.json", &len);
-    cJSON *state = cJSON_Parse(text);
-    free(text);
+    cJSON *state = json_file(dir, "a/last/trainer_state.json");
     ck_assert(cJSON_GetObjectItemCaseSensitive(state, "step")->valuedouble == 3);
     ck_assert(cJSON_GetObjectItemCaseSensitive(state, "best_step")->valuedouble == 1);
     ck_assert(cJSON_GetObjectItemCaseSensitive(state, "best_score")->valuedouble ==
