@@ -184,6 +184,21 @@ START_TEST(test_multilabel_checkpoint) {
                      "multi_label_classification");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "output_map")), map);
     cJSON_Delete(cfg);
+    if (_i == 0) {  // single-label training from it: the marks go
+        const char *single = "text\tlabels\ngood day\tpos\nbad day\tneg\n";
+        test_write_file(dir, "single.tsv", single, strlen(single));
+        rc = sh(dir,
+                "./finetune --model %s/a/best --task custom --train %s/single.tsv --text-col text "
+                "--label-col labels --max-steps 1 --batch-size 2 --max-len 16 --threads 2 --out %s/s",
+                dir, dir, dir);
+        ck_assert_msg(rc == 0, "single-label run failed: %s", slurp(dir, "cmd.out", &len));
+        cfg = json_file(dir, "s/last/config.json");
+        ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "problem_type")),
+                         "single_label_classification");
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(cfg, "output_map"));
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(cfg, "output_threshold"));
+        cJSON_Delete(cfg);
+    }
     rc = sh(dir, "echo 'the cat sat' | ./predict --model %s/a/best --max-len 16 --threads 2", dir);
     char *text = slurp(dir, "cmd.out", &len);
     ck_assert_msg(rc == 0 && strncmp(text, "labels\ta\tb\tc\n", 13) == 0, "%s: predict: %s", map,

@@ -168,7 +168,8 @@ int ckpt_export(const char *checkpoint_dir, const char *out_arg, bool overwrite,
     for (int i = 0; i < cfg.num_label_names; i++) names[i] = cfg.label_names[i];
     CheckpointContents c = {.source_dir = checkpoint_dir,
                             .family = cfg.family,
-                            .label_names = cfg.has_label_names ? names : NULL};
+                            .label_names = cfg.has_label_names ? names : NULL,
+                            .output_map = cfg.has_output_map ? &cfg.output_map : NULL};
     int rc = hf_load_params(m, cfg.family, checkpoint_dir, err);
     if (rc == 0) rc = ckpt_save(out_dir, m, &c, err);
     if (rc == 0) rc = remote_code_export(out_dir, &cfg.bert, err);

@@ -593,12 +593,6 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         cJSON_AddItemToObject(label2id, name, cJSON_CreateNumber(i));
     }
     const char *problem = cfg->num_labels == 1 ? "regression" : "single_label_classification";
-    // An export of a multi-label checkpoint stays one (output_map and its
-    // fields are carried over with the rest of the source config).
-    const char *source_problem =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "problem_type"));
-    if (source_problem && strcmp(source_problem, "multi_label_classification") == 0)
-        problem = source_problem;
     if (json_set(root, "architectures", arch, dst, err) ||
         json_set(root, "id2label", id2label, dst, err) ||
         json_set(root, "label2id", label2id, dst, err) ||
@@ -608,6 +602,11 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         goto done;
     cJSON_DeleteItemFromObjectCaseSensitive(root, "num_labels");
     cJSON_DeleteItemFromObjectCaseSensitive(root, "attention_r");
+    // A multi-label head is marked again by hf_set_output_map: a
+    // single-label run from a multi-label checkpoint must not keep them.
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "output_map");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "output_r");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "output_threshold");
     // A plain directory again (an export of a sparse map as the source):
     // remote_code_export adds the modeling code back where it is needed.
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
