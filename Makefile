@@ -115,6 +115,7 @@ model:
 
 data:
 	scripts/fetch_glue.sh data/glue
+	scripts/fetch_debtags.sh data/debtags
 
 bench: $(BUILD)/bench model
 	MODEL_DIR=$(MODEL_DIR) scripts/bench.sh

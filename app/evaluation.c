@@ -66,9 +66,10 @@ static int score_split(Session *s, const EvaluationOptions *o, int split, int se
             took, n / took);
     cJSON_AddNumberToObject(j, "examples", n);
     cJSON_AddNumberToObject(j, "examples_per_second", n / took);
+    if (session_output_probs(s, ds, outputs, false, err) != 0) goto done;
     if (dataset_is_labeled(ds)) {
         TaskScores sc;
-        if (task_score(s->task, ds, outputs, &sc, err) != 0) goto done;
+        if (session_score(s, ds, outputs, &sc, err) != 0) goto done;
         char line[512];
         scores_format(line, sizeof line, &sc);
         printf("%s %s: %s\n", task_name(s->task), name, line);
@@ -78,8 +79,12 @@ static int score_split(Session *s, const EvaluationOptions *o, int split, int se
     if (o->predictions) {
         char path[4096];
         split_path(path, sizeof path, o->predictions, name, several);
-        int submission = task_split_kind(s->task, split) == SPLIT_TEST;
-        if (predictions_write(path, s->task, ds, outputs, submission, err) != 0) goto done;
+        int submission = task_split_kind(s->task, split) == SPLIT_TEST && !task_is_multi_label(s->task);
+        if (task_is_multi_label(s->task) ? predictions_write_multilabel(path, s->task, ds, outputs,
+                                                                        s->output_map.threshold, err)
+                                         : predictions_write(path, s->task, ds, outputs, submission,
+                                                             err))
+            goto done;
         fprintf(stderr, "predictions: %s%s\n", path, submission ? " (GLUE submission format)" : "");
     }
     rc = 0;

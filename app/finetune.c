@@ -13,6 +13,7 @@
 #include "app/score_print.h"
 #include "util/clock.h"
 #include "util/fileio.h"
+#include "train/early_stop.h"
 #include "train/step.h"
 #include "weights/checkpoint.h"
 
@@ -28,6 +29,7 @@ typedef struct {
     Dataset *dev_ds[MAX_DEV_SPLITS];
     TokenizedSet *dev_ts[MAX_DEV_SPLITS];
     float *dev_out;
+    real *multi_hot;  // multi-label: the batch's targets [batch_size, C]
     Optimizer *optim;
     Batch *batch;
     BatchPlan *plan;
@@ -38,6 +40,8 @@ typedef struct {
     int batches_per_epoch;
     double best_score;
     long best_step;
+    EarlyStop early;  // best metric and patience count (--metric-for-best, --patience)
+    bool stop_early;
     char path_last[4096], path_best[4096], path_log[4096];
     const char *train_path;  // the training file and its fingerprint (file_fingerprint)
     size_t train_size;
@@ -54,6 +58,32 @@ static void format_duration(char *out, size_t cap, double seconds) {
 
 // ------------------------------------------------------------ run config
 
+// Multi-label runs: the label options and the output map (r as used, after
+// --output-r auto).
+static void add_multilabel_config(const Trainer *t, cJSON *j) {
+    const CustomTaskOptions *c = &t->opt->data.custom;
+    if (strcmp(t->opt->data.task, "custom") == 0) {
+        char sep[2] = {c->label_sep ? c->label_sep : ',', '\0'};
+        cJSON_AddBoolToObject(j, "multi_label", true);
+        cJSON_AddStringToObject(j, "label_sep", sep);
+        cJSON_AddNumberToObject(j, "min_label_count", c->min_label_count > 1 ? c->min_label_count : 1);
+    }
+    cJSON_AddStringToObject(j, "output_map", output_map_name(t->s.output_map.kind));
+    if (output_map_info(t->s.output_map.kind)->has_r)
+        cJSON_AddNumberToObject(j, "output_r", t->s.output_map.r);
+}
+
+// A custom task's layout, so that run_config loads back as --config.
+static void add_custom_columns(const CustomTaskOptions *c, cJSON *j) {
+    cJSON_AddStringToObject(j, "text_col", c->text_a ? c->text_a : "");
+    if (c->text_b) cJSON_AddStringToObject(j, "text_b_col", c->text_b);
+    if (c->label) cJSON_AddStringToObject(j, "label_col", c->label);
+    if (c->labels) cJSON_AddStringToObject(j, "labels", c->labels);
+    cJSON_AddStringToObject(j, "separator", c->separator == ',' ? "comma" : "tab");
+    cJSON_AddBoolToObject(j, "no_header", !c->header);
+    cJSON_AddBoolToObject(j, "regression", c->regression);
+}
+
 // Everything that defines the run: a resumed run must match it exactly.
 static cJSON *run_config_json(const Trainer *t) {
     const TrainOptions *o = t->opt;
@@ -66,6 +96,7 @@ static cJSON *run_config_json(const Trainer *t) {
     if (strcmp(o->data.task, "custom") == 0) {
         cJSON_AddStringToObject(j, "train_file", c->train ? c->train : "");
         cJSON_AddStringToObject(j, "dev_file", c->dev ? c->dev : "");
+        add_custom_columns(c, j);
     }
     cJSON_AddNumberToObject(j, "max_len", t->s.max_len);
     cJSON_AddNumberToObject(j, "batch_size", o->data.batch_size);
@@ -84,6 +115,11 @@ static cJSON *run_config_json(const Trainer *t) {
     cJSON_AddNumberToObject(j, "dropout_classifier", t->dropout.classifier);
     cJSON_AddStringToObject(j, "optim", o->optim == OPTIM_SGD ? "sgd" : "adamw");
     cJSON_AddBoolToObject(j, "skip_bad_rows", o->data.skip_bad_rows);
+    if (task_is_multi_label(t->s.task)) add_multilabel_config(t, j);
+    // Only when set, so that older checkpoints still resume.
+    if (o->patience > 0) cJSON_AddNumberToObject(j, "patience", o->patience);
+    if (o->min_delta != 0) cJSON_AddNumberToObject(j, "min_delta", o->min_delta);
+    if (o->metric_for_best) cJSON_AddStringToObject(j, "metric_for_best", o->metric_for_best);
     return j;
 }
 
@@ -101,6 +137,7 @@ static char *state_json(const Trainer *t) {
     cJSON_AddStringToObject(j, "rng", "shuffle: xoshiro256**(seed, epoch); dropout: hash(seed, step)");
     cJSON_AddNumberToObject(j, "best_score", isfinite(t->best_score) ? t->best_score : -1e300);
     cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
+    cJSON_AddNumberToObject(j, "evals_without_improvement", t->early.bad_evals);
     cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
     cJSON_AddItemToObject(j, "run_config", run_config_json(t));
     cJSON *data = cJSON_AddObjectToObject(j, "train_data");
@@ -125,7 +162,8 @@ static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
     CheckpointContents c = {.source_dir = t->opt->data.model_dir,
                             .family = t->s.config.family,
                             .label_names = task_is_regression(t->s.task) ? NULL : t->s.label_names,
-                            .state_json = state};
+                            .state_json = state,
+                            .output_map = task_is_multi_label(t->s.task) ? &t->s.output_map : NULL};
     c.moments[0] = optim_moments(t->optim, 0, &n);
     c.moments[1] = optim_moments(t->optim, 1, NULL);
     c.num_moments = n;
@@ -228,6 +266,9 @@ static int resume(Trainer *t, Err *err) {
     t->step = json_count(state, "step", -1);
     t->best_score = json_number(state, "best_score", -1e300);
     t->best_step = json_count(state, "best_step", -1);
+    t->early.has_best = t->best_step >= 0;
+    t->early.best = t->best_score;
+    t->early.bad_evals = (int)json_count(state, "evals_without_improvement", 0);
     if (t->step < 0 || t->step > t->total_steps ||
         json_count(state, "total_steps", -1) != t->total_steps) {
         err_set(err, "%s/trainer_state.json: step %ld of %ld does not fit this run of %ld steps",
@@ -287,7 +328,7 @@ static void add_zero_fractions(const Bert *model, cJSON *j) {
 }
 
 static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *err) {
-    double primary = NAN;
+    double primary = NAN;  // the --metric-for-best value of the first dev split
     // Sparse maps: count exact zeros on the dev set for the log and the report.
     const int sparse = bert_config(t->s.model)->attn.kind != ATTN_SOFTMAX;
     bert_count_zeros(t->s.model, sparse);
@@ -302,8 +343,12 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
                               t->step, task_split_name(t->s.task, t->dev_split[d]),
                               lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
         TaskScores sc;
-        if (task_score(t->s.task, t->dev_ds[d], t->dev_out, &sc, err) != 0) return -1;
-        if (d == 0) primary = sc.primary;
+        if (session_output_probs(&t->s, t->dev_ds[d], t->dev_out, d == 0, err) != 0 ||
+            session_score(&t->s, t->dev_ds[d], t->dev_out, &sc, err) != 0)
+            return -1;
+        if (d == 0 && scores_metric(&sc, t->opt->metric_for_best, &primary,
+                                    &t->early.direction, err) != 0)
+            return -1;
         char line[512];
         scores_format(line, sizeof line, &sc);
         fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
@@ -328,7 +373,7 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
     Err report_err;
     if (report_write(t->opt->out_dir, &report_err) != 0)
         fprintf(stderr, "warning: report: %s\n", report_err.msg);
-    if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
+    if (early_stop_update(&t->early, primary, &t->stop_early)) {
         t->best_score = primary;
         t->best_step = t->step;
         fprintf(stderr, "new best %.4f at step %ld: writing %s\n", primary, t->step, t->path_best);
@@ -348,10 +393,30 @@ static Dropout run_dropout(const HfConfig *hc, const TrainOptions *o) {
     return d;
 }
 
+// Multi-label: the targets buffer, and r for --output-r auto from the train
+// set's mean label count.
+static int setup_multilabel(Trainer *t, Err *err) {
+    const int C = task_num_outputs(t->s.task), n = dataset_size(t->train_ds);
+    t->multi_hot = err_calloc(err, (size_t)t->opt->data.batch_size * C, sizeof(real),
+                              "multi-label targets");
+    if (!t->multi_hot) return -1;
+    long labels = 0;
+    for (int i = 0; i < n; i++) labels += dataset_example(t->train_ds, i)->label_set_size;
+    double mean = n ? (double)labels / n : 0;
+    if (t->s.output_r_auto) t->s.output_map.r = output_map_r_for_labels(mean, C);
+    fprintf(stderr, "multi-label: %d labels, %.2f per train row; output map %s (%s)", C, mean,
+            output_map_name(t->s.output_map.kind), output_map_info(t->s.output_map.kind)->loss_name);
+    if (output_map_info(t->s.output_map.kind)->has_r)
+        fprintf(stderr, ", r %g%s", (double)t->s.output_map.r, t->s.output_r_auto ? " (auto)" : "");
+    fprintf(stderr, "; predicts %s\n", output_map_info(t->s.output_map.kind)->predict_help);
+    return 0;
+}
+
 static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     t->opt = o;
     t->best_score = -INFINITY;
     t->best_step = -1;
+    t->early = (EarlyStop){.patience = o->patience, .min_delta = o->min_delta, .direction = 1};
     t->plan_epoch = -1;
     if (path_join(t->path_last, sizeof t->path_last, o->out_dir, "last", err) != 0 ||
         path_join(t->path_best, sizeof t->path_best, o->out_dir, "best", err) != 0 ||
@@ -390,6 +455,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         }
     }
     if (!t->train_ds) return err_set(err, "task %s has no train split", task_name(t->s.task));
+    if (task_is_multi_label(t->s.task) && setup_multilabel(t, err) != 0) return -1;
     int max_dev = 0;
     for (int d = 0; d < t->num_dev; d++)
         if (tokset_size(t->dev_ts[d]) > max_dev) max_dev = tokset_size(t->dev_ts[d]);
@@ -430,6 +496,7 @@ static void teardown(Trainer *t) {
     batch_free(t->batch);
     optim_free(t->optim);
     free(t->dev_out);
+    free(t->multi_hot);
     for (int d = 0; d < t->num_dev; d++) {
         tokset_free(t->dev_ts[d]);
         dataset_free(t->dev_ds[d]);
@@ -456,11 +523,14 @@ static const Batch *next_batch(Trainer *t, Err *err) {
     const int *rows;
     int n = plan_batch(t->plan, k, &rows);
     if (batch_fill(t->batch, t->train_ts, rows, n, err) != 0) return NULL;
+    if (t->multi_hot)
+        multilabel_targets(t->train_ds, rows, n, task_num_outputs(t->s.task), t->multi_hot);
     return t->batch;
 }
 
 static StepSchedule step_schedule(const Trainer *t) {
-    return (StepSchedule){t->opt->lr, t->total_steps, t->warmup_steps, t->opt->clip};
+    return (StepSchedule){t->opt->lr, t->total_steps, t->warmup_steps, t->opt->clip,
+                          t->s.output_map, t->multi_hot};
 }
 
 static int write_results(Trainer *t, double wall, Err *err) {
@@ -571,12 +641,17 @@ int finetune_run(const TrainOptions *o, Err *err) {
             eval_seconds += clock_seconds() - t_pause;
             evals_done++;
         }
-        int stop = o->stop_after > 0 && t.step == o->stop_after;
+        int stop = (o->stop_after > 0 && t.step == o->stop_after) || t.stop_early;
         if (epoch_end || last || stop || (o->save_every > 0 && t.step % o->save_every == 0)) {
             if (save_checkpoint(&t, t.path_last, err) != 0) goto done;
         }
         paused += clock_seconds() - t_pause;
         t_last += clock_seconds() - t_pause;
+        if (t.stop_early) {
+            fprintf(stderr, "stopping early after step %ld: %d evaluations without an improvement "
+                    "over %g (--patience, --min-delta)\n", t.step, t.early.bad_evals, o->min_delta);
+            break;
+        }
         if (stop) {
             fprintf(stderr, "stopping after step %ld (--stop-after); continue with --resume\n", t.step);
             break;

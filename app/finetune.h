@@ -27,6 +27,9 @@ typedef struct {
     long stop_after;     // > 0: stop (saving OUT/last) after N steps of the schedule
     long log_every;      // progress line every N steps
     bool resume;         // continue from OUT/last
+    int patience;        // > 0: stop after N evaluations without improvement (train/early_stop.h)
+    double min_delta;    // the improvement that resets the patience count
+    const char *metric_for_best;  // the dev metric that picks OUT/best; NULL: the primary score
 } TrainOptions;
 
 int finetune_run(const TrainOptions *opt, Err *err);

@@ -277,9 +277,13 @@ void cli_session_rows(SessionOptions *s, CliSessionExtras *x) {
     describe_maps(x);
     cli_precision_help(x->precision_help, sizeof x->precision_help);
     if (!x->precision_name) x->precision_name = precision_info(s->precision)->name;
+    char names[256];
+    snprintf(x->output_maps, sizeof x->output_maps,
+             "multi-label tasks: the output map over the labels (%s; docs/output-maps.md)",
+             output_map_names(names, sizeof names, ", "));
     const CliOption rows[] = {
         {"model", CLI_STRING, &s->model_dir, "DIR", "Hugging Face model directory or checkpoint; scripts/fetch_model.sh fetches the default", &x->model_given},
-        {"task", CLI_STRING, &s->task, "NAME", "GLUE task (sst2, cola, mrpc, stsb, qqp, mnli, qnli, rte, wnli) or custom", .required = true},
+        {"task", CLI_STRING, &s->task, "NAME", "GLUE task (sst2, cola, mrpc, stsb, qqp, mnli, qnli, rte, wnli), debtags (multi-label, data/debtags) or custom", .required = true},
         {"data-dir", CLI_STRING, &s->data_dir, "DIR", "GLUE root holding the task folders", .applies = CLI_GLUE_TASK},
         {"max-len", CLI_INT, &s->max_len, "N", "truncate inputs to N tokens (longest_first)", .range = CLI_IN(3, 4096)},
         {"batch-size", CLI_INT, &s->batch_size, "N", "examples per batch", .range = CLI_IN(1, 65536)},
@@ -297,6 +301,11 @@ void cli_session_rows(SessionOptions *s, CliSessionExtras *x) {
         {"separator", CLI_STRING, &x->separator, "SEP", "custom task: tab or comma", .applies = CLI_CUSTOM_TASK},
         {"no-header", CLI_FLAG, &x->no_header, NULL, "custom task: files have no header line", .applies = CLI_CUSTOM_TASK},
         {"regression", CLI_FLAG, &c->regression, NULL, "custom task: float targets, MSE loss, one output", .applies = CLI_CUSTOM_TASK},
+        {"multi-label", CLI_FLAG, &c->multi_label, NULL, "custom task: the label column lists a row's labels (--label-sep)", .applies = CLI_CUSTOM_TASK},
+        {"label-sep", CLI_STRING, &x->label_sep, "C", "custom multi-label task: the character between a row's labels", .default_text = ",", .applies = CLI_CUSTOM_TASK},
+        {"min-label-count", CLI_INT, &c->min_label_count, "N", "custom multi-label task: keep the train file's labels on at least N rows (rows left without a label are dropped and counted)", .default_text = "1", .applies = CLI_CUSTOM_TASK, .range = CLI_AT_LEAST(1)},
+        {"output-map", CLI_STRING, &s->output_map, "MAP", x->output_maps, .default_text = "sigmoid"},
+        {"output-r", CLI_STRING, &s->output_r, "R", "multi-label --output-map rsoftmax: the share r of labels zeroed, in [0, 1], or auto (from the train set's mean label count)", .default_text = "0.5"},
     };
     _Static_assert(CLI_COUNT(rows) <= CLI_SESSION_ROWS, "raise CLI_SESSION_ROWS");
     memcpy(x->rows, rows, sizeof rows);
@@ -313,6 +322,9 @@ int cli_finish_session(SessionOptions *s, const CliSessionExtras *x, Err *err) {
     if (cli_finish_model(s, x, err) != 0 || cli_separator(x->separator, &s->custom.separator, err) != 0)
         return -1;
     s->custom.header = !x->no_header;
+    if (x->label_sep && strlen(x->label_sep) != 1)
+        return err_set(err, "--label-sep \"%s\": expected one character", x->label_sep);
+    s->custom.label_sep = x->label_sep ? x->label_sep[0] : ',';
     return 0;
 }
 

@@ -114,6 +114,8 @@ typedef struct {
     char attn_help[256], r_help[256], r_default[128], maps[2048];  // from the map table
     const char *precision_name;
     char precision_help[512];  // from the precision table
+    const char *label_sep;  // --label-sep
+    char output_maps[384];  // --output-map's help, from the output map table
 } CliSessionExtras;
 // "compute precision: fp32 (...); bf16 (...)" from the precision table, for
 // the --precision row of every command that runs the model.

@@ -327,14 +327,65 @@ static void print_header(const Predictor *p) {
     if (p->width == 1) {
         printf("score\n");
     } else {
-        printf("label");
+        printf("%s", p->s.config.has_output_map ? "labels" : "label");
         for (int k = 0; k < p->width; k++) printf("\t%s", p->labels[k]);
         printf("\n");
     }
     fflush(stdout);
 }
 
+// A multi-label checkpoint (config.json's output_map): its map's
+// probabilities into p->probs, and the set {p > threshold} as "a,b" into set.
+static int multilabel_answer(Predictor *p, const float *row, char *set, size_t cap, Err *err) {
+    const OutputMap *map = &p->s.config.output_map;
+    real *scratch = err_calloc(err, (size_t)output_map_scratch(p->width) + (size_t)p->width,
+                               sizeof(real), "output map scratch");
+    if (!scratch) return -1;
+    real *probs = scratch + output_map_scratch(p->width);
+    output_map_probs(*map, row, probs, p->width, scratch);
+    size_t used = 0;
+    set[0] = '\0';
+    for (int k = 0; k < p->width; k++) {
+        p->probs[k] = probs[k];
+        if (probs[k] > map->threshold && used < cap)
+            used += (size_t)snprintf(set + used, cap - used, "%s%s", used ? "," : "", p->labels[k]);
+    }
+    free(scratch);
+    return 0;
+}
+
+static int print_multilabel_answer(Predictor *p, int line, const float *row, Err *err) {
+    char set[4096];
+    if (multilabel_answer(p, row, set, sizeof set, err) != 0) return -1;
+    if (!p->o->json) {
+        printf("%s", set);
+        for (int k = 0; k < p->width; k++) printf("\t%.6f", p->probs[k]);
+        printf("\n");
+        return 0;
+    }
+    cJSON *j = cJSON_CreateObject(), *labels = cJSON_CreateArray(), *probs = cJSON_CreateObject();
+    bool ok = j && labels && probs && cJSON_AddNumberToObject(j, "line", line);
+    for (int k = 0; k < p->width && ok; k++) {
+        if (p->probs[k] > p->s.config.output_map.threshold)
+            ok = cJSON_AddItemToArray(labels, cJSON_CreateString(p->labels[k]));
+        ok = ok && cJSON_AddNumberToObject(probs, p->labels[k], p->probs[k]);
+    }
+    if (j && labels) cJSON_AddItemToObject(j, "labels", labels);
+    if (j && probs) cJSON_AddItemToObject(j, "probabilities", probs);
+    char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (!j) {
+        cJSON_Delete(labels);
+        cJSON_Delete(probs);
+    }
+    if (!text) return err_set(err, "out of memory writing an answer");
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
 static int print_answer(Predictor *p, int line, const float *row, Err *err) {
+    if (p->s.config.has_output_map) return print_multilabel_answer(p, line, row, err);
     if (p->width > 1) logits_softmax(row, p->width, p->probs);
     int best = p->width > 1 ? logits_argmax(row, p->width) : 0;
     if (!p->o->json) {

@@ -10,18 +10,84 @@
 
 #include "util/memory.h"
 
+// Where scripts/fetch_debtags.sh (make data) puts the debtags set.
+#define DEBTAGS_DIR "data/debtags"
+
 static Task *open_task(const SessionOptions *opt, const HfConfig *cfg, Err *err) {
     const char *names[HF_MAX_LABELS];
     for (int i = 0; i < cfg->num_label_names; i++) names[i] = cfg->label_names[i];
     const char *const *id2label = cfg->has_label_names ? names : NULL;
     int n = cfg->has_label_names ? cfg->num_label_names : 0;
     if (strcmp(opt->task, "custom") == 0) return task_custom(&opt->custom, id2label, n, err);
+    if (strcmp(opt->task, "debtags") == 0) return task_debtags(DEBTAGS_DIR, id2label, n, err);
     return task_glue(opt->task, opt->data_dir, id2label, n, err);
 }
 
 // The label limits of a checkpoint (config.json's id2label, HfConfig),
 // checked when the task is opened so that a run never trains a model that
 // ./evaluate and ./export would then refuse.
+// --output-map / --output-r: only for multi-label tasks, where the map is
+// sigmoid unless given.
+static int session_output_map(Session *s, const SessionOptions *opt, Err *err) {
+    bool multi = s->task && task_is_multi_label(s->task);
+    if (!multi && (opt->output_map || opt->output_r))
+        return err_set(err, "--output-map / --output-r: only for multi-label tasks "
+                       "(--multi-label, --task debtags)");
+    if (!multi) return 0;
+    // Not given: the checkpoint's (a multi-label checkpoint), else sigmoid.
+    const OutputMap *saved = s->config.has_output_map ? &s->config.output_map : NULL;
+    const char *name = opt->output_map ? opt->output_map
+                       : saved         ? output_map_name(saved->kind)
+                                       : "sigmoid";
+    float r = saved && !opt->output_map ? saved->r : 0.5f;
+    s->output_r_auto = opt->output_r && strcmp(opt->output_r, "auto") == 0;
+    if (opt->output_r && !s->output_r_auto) {
+        char *end;
+        r = strtof(opt->output_r, &end);
+        if (end == opt->output_r || *end)
+            return err_set(err, "--output-r %s: expected a number in [0, 1] or auto",
+                           opt->output_r);
+    }
+    if (output_map_parse(name, r, &s->output_map, err) != 0)
+        return err_prefix(err, "--output-map %s", name);
+    if (opt->output_r && !output_map_info(s->output_map.kind)->has_r)
+        return err_set(err, "--output-r: only for --output-map rsoftmax");
+    // The threshold the checkpoint predicted with (softmax: tuned on dev).
+    if (saved && saved->kind == s->output_map.kind) s->output_map.threshold = saved->threshold;
+    return 0;
+}
+
+int session_output_probs(Session *s, const Dataset *ds, float *out, bool tune, Err *err) {
+    if (!task_is_multi_label(s->task)) return 0;
+    const int n = dataset_size(ds), C = task_num_outputs(s->task);
+    real *scratch = err_calloc(err, (size_t)output_map_scratch(C) + (size_t)C, sizeof(real),
+                               "output map scratch");
+    if (!scratch) return -1;
+    real *row = scratch + output_map_scratch(C);
+    for (int i = 0; i < n; i++) {
+        float *z = out + (size_t)i * C;
+        output_map_probs(s->output_map, z, row, C, scratch);
+        memcpy(z, row, (size_t)C * sizeof(float));
+    }
+    free(scratch);
+    if (!tune || !output_map_info(s->output_map.kind)->threshold_tuned) return 0;
+    unsigned char *gold = err_calloc(err, (size_t)n * C, 1, "true sets");
+    if (!gold) return -1;
+    for (int i = 0; i < n; i++) {
+        const Example *ex = dataset_example(ds, i);
+        for (int j = 0; j < ex->label_set_size; j++) gold[(size_t)i * C + ex->label_set[j]] = 1;
+    }
+    int rc = metric_tune_threshold(out, gold, n, C, &s->output_map.threshold, err);
+    free(gold);
+    return rc;
+}
+
+int session_score(const Session *s, const Dataset *ds, const float *out, TaskScores *scores,
+                  Err *err) {
+    if (!task_is_multi_label(s->task)) return task_score(s->task, ds, out, scores, err);
+    return task_score_multilabel(s->task, ds, out, s->output_map.threshold, scores, err);
+}
+
 static int check_label_limits(const Task *task, Err *err) {
     if (task_is_regression(task)) return 0;
     int n = task_num_outputs(task);
@@ -74,6 +140,7 @@ int session_open(Session *s, const SessionOptions *opt, int max_batch, uint64_t 
         goto fail;
     }
     if (s->task && check_label_limits(s->task, err) != 0) goto fail;
+    if (session_output_map(s, opt, err) != 0) goto fail;
     int outputs = s->task ? task_num_outputs(s->task) : s->config.bert.num_labels;
     for (int i = 0; i < outputs && s->task && !task_is_regression(s->task); i++)
         s->label_names[i] = task_label_name(s->task, i);
@@ -126,6 +193,10 @@ int session_load_split(const Session *s, const SessionOptions *opt, int split, D
             if (bad.count[k]) fprintf(stderr, " %d %s;", bad.count[k], bad_row_kind_name(k));
         fprintf(stderr, " first: %s\n", bad.first);
     }
+    if (bad.rows_without_kept_label || bad.labels_not_kept)
+        fprintf(stderr, "%s: dropped %d rows: none of their labels is in the task's %d labels; "
+                "left out %ld labels outside it\n", dataset_path(*ds), bad.rows_without_kept_label,
+                task_num_outputs(s->task), bad.labels_not_kept);
     if (dataset_size(*ds) == 0) {
         err_set(err, "%s: no examples", dataset_path(*ds));
         goto fail;

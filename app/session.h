@@ -27,6 +27,8 @@ typedef struct {
     bool attn_given;           // --attn on the command line
     AttnMap attn;
     bool skip_bad_rows;
+    const char *output_map;    // multi-label: --output-map NAME (NULL: sigmoid)
+    const char *output_r;      // multi-label r-softmax: --output-r R | auto
     bool allow_nonfinite;      // ./evaluate --allow-nonfinite: load NaN / Inf weights
     Precision precision;       // --precision (fp32 when zeroed)
 } SessionOptions;
@@ -41,6 +43,10 @@ typedef struct {
     bool attn_overridden;                    // --attn differs from the checkpoint's
     AttnMap checkpoint_attn;
     int max_len;  // --max-len, capped by the checkpoint's position table
+    // Multi-label tasks: the output map of the head (docs/output-maps.md);
+    // output_r_auto: r is set from the train set's mean label count.
+    OutputMap output_map;
+    bool output_r_auto;
 } Session;
 
 // Opens config, task, tokenizer and model.  max_batch is the largest batch
@@ -57,6 +63,16 @@ int session_check_memory(const BertConfig *cfg, int batch, int T, int training,
 // Loads a split and tokenizes it; prints skipped bad rows on stderr.
 int session_load_split(const Session *s, const SessionOptions *opt, int split, Dataset **ds,
                        TokenizedSet **ts, Err *err);
+
+// Multi-label tasks: the model's outputs out [N, C] become the output map's
+// probabilities, in place; with tune, a map without zeros (softmax) gets
+// its threshold tuned on this (labeled) split (docs/output-maps.md).  Other
+// tasks: nothing to do.
+int session_output_probs(Session *s, const Dataset *ds, float *out, bool tune, Err *err);
+// Scores a labeled split from out as session_output_probs left it:
+// task_score, or for multi-label tasks the sets {p > threshold}.
+int session_score(const Session *s, const Dataset *ds, const float *out, TaskScores *scores,
+                  Err *err);
 
 // Runs the model over a tokenized split (no dropout) and writes the outputs
 // in dataset order: out [N, num_outputs].

@@ -7,6 +7,7 @@
 
 #include "app/options.h"
 #include "app/finetune.h"
+#include "app/run_config.h"
 #include "util/fileio.h"
 
 static const char about[] =
@@ -29,7 +30,7 @@ int main(int argc, char **argv) {
         .save_every = 500,
     };
     CliSessionExtras x = {.separator = "tab"};
-    const char *optim = "adamw";
+    const char *optim = "adamw", *config = NULL;
     int threads = omp_get_max_threads();
     cli_session_rows(&o.data, &x);
     const CliOption own[] = {
@@ -49,11 +50,18 @@ int main(int argc, char **argv) {
         {"log-every", CLI_LONG, &o.log_every, "N", "progress line every N steps", .range = CLI_AT_LEAST(1)},
         {"resume", CLI_FLAG, &o.resume, NULL, "continue the run in OUT/last (same options)"},
         CLI_THREADS_ROW(&threads),
+        {"patience", CLI_INT, &o.patience, "N", "stop after N dev evaluations in a row without an improvement of more than --min-delta; 0 = never", .range = CLI_AT_LEAST(0)},
+        {"min-delta", CLI_DOUBLE, &o.min_delta, "D", "the improvement of --metric-for-best that resets --patience", .range = CLI_AT_LEAST(0)},
+        {"config", CLI_STRING, &config, "FILE.json", "options from a JSON object (keys as these options, or a checkpoint's trainer_state.json run_config); the command line overrides it"},
+        {"metric-for-best", CLI_STRING, &o.metric_for_best, "NAME", "dev metric that picks OUT/best and drives --patience (accuracy, f1, matthews, pearson, spearman, micro_f1, macro_f1, exact_set; higher is better)", .default_text = "the task's primary score"},
     };
     const CliTable tables[] = {{x.rows, x.num_rows}, CLI_TABLE(own)};
     const CliCommand cmd = {"./finetune", about, CLI_FINETUNE, x.maps, cli_session_task_bits, &o.data};
     Err err;
-    int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
+    int nargs;
+    char **args;
+    int rc = config_expand_args(argc, argv, tables, CLI_COUNT(tables), &nargs, &args, &err);
+    if (rc == 0) rc = cli_parse(nargs, args, &cmd, tables, CLI_COUNT(tables), &err);
     if (rc == 1) return 0;
     if (rc == 0) rc = cli_finish_session(&o.data, &x, &err);
     if (rc == 0) {
@@ -68,9 +76,7 @@ int main(int argc, char **argv) {
         bert_set_threads(threads);
         rc = finetune_run(&o, &err);
     }
-    if (rc != 0) {
-        fprintf(stderr, "finetune: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    if (rc != 0) fprintf(stderr, "finetune: %s\n", err.msg);
+    config_args_free(nargs, args, argv);
+    return rc != 0;
 }

@@ -872,6 +872,23 @@ real bert_loss(Bert *m, const int *labels, const real *targets) {
     return (real)(total / B);
 }
 
+// The multi-label head's loss: the output map's row loss (model/output_map.c)
+// over each row's C logits, averaged over the batch like bert_loss.
+int bert_loss_multilabel(Bert *m, OutputMap map, const real *targets, real *loss, Err *err) {
+    const int B = m->B, C = m->cfg.num_labels;
+    real *scratch =
+        err_calloc(err, (size_t)output_map_scratch(C), sizeof(real), "output map scratch");
+    if (!scratch) return -1;
+    double total = 0.0;
+    for (int b = 0; b < B; b++)
+        total += output_map_loss(map, m->logits + (size_t)b * C, targets + (size_t)b * C,
+                                 m->dlogits + (size_t)b * C, C, 1.0f / (real)B, scratch);
+    free(scratch);
+    m->loss_ready = 1;
+    *loss = (real)(total / B);
+    return 0;
+}
+
 // --------------------------------------------------------------- backward
 
 static void maybe_dropout_backward(real *d, const uint8_t *keep, long n, float p, const Bert *m) {

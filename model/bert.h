@@ -9,6 +9,7 @@
 
 #include "model/attention.h"
 #include "model/precision.h"
+#include "model/output_map.h"
 #include "model/real.h"
 #include "util/err.h"
 
@@ -144,6 +145,10 @@ const real *bert_logits(const Bert *model);  // [B, C]
 // (num_labels > 1) or MSE on targets[B] (num_labels == 1).  Also stores
 // dL/dlogits for bert_backward.
 real bert_loss(Bert *model, const int *labels, const real *targets);
+// The same for a multi-label head: the output map's loss of each row's C
+// logits against targets[B, C] (1 for a true label, 0 otherwise), mean over
+// the batch, into *loss.  Fails only when its scratch cannot be allocated.
+int bert_loss_multilabel(Bert *model, OutputMap map, const real *targets, real *loss, Err *err);
 
 // Backward of the last forward + loss; accumulates into the gradients.
 // Fails (err says why) unless bert_loss ran after the last bert_forward.

@@ -28,6 +28,17 @@ typedef double real;
 #define attn_row_forward attn_row_forward_f64
 #define attn_row_backward attn_row_backward_f64
 #define rsoftmax_expected_zeros rsoftmax_expected_zeros_f64
+#define output_map_count output_map_count_f64
+#define output_map_info output_map_info_f64
+#define output_map_name output_map_name_f64
+#define output_map_parse output_map_parse_f64
+#define output_map_names output_map_names_f64
+#define output_map_r_for_labels output_map_r_for_labels_f64
+#define output_map_scratch output_map_scratch_f64
+#define output_map_probs output_map_probs_f64
+#define output_map_loss output_map_loss_f64
+#define output_map_predict output_map_predict_f64
+#define bert_loss_multilabel bert_loss_multilabel_f64
 #define bert_param_info bert_param_info_f64
 #define bert_param_slice_numel bert_param_slice_numel_f64
 #define bert_param_numel bert_param_numel_f64

@@ -28,6 +28,88 @@ double metric_f1(const int *pred, const int *gold, int n) {
     return tp + fp + fn == 0 ? 0.0 : 2.0 * tp / (2.0 * tp + fp + fn);
 }
 
+int metric_multilabel(const unsigned char *pred, const unsigned char *gold, int n, int C,
+                      MultiLabelScores *out, Err *err) {
+    if (n <= 0 || C <= 0) {
+        *out = (MultiLabelScores){NAN, NAN, NAN, NAN, NAN};
+        return 0;
+    }
+    long *counts = err_calloc(err, (size_t)C * 3, sizeof(long), "per-label counts");  // tp, fp, fn
+    if (!counts) return -1;
+    long exact = 0, predicted = 0, true_labels = 0;
+    for (int i = 0; i < n; i++) {
+        int same = 1;
+        for (int k = 0; k < C; k++) {
+            int p = pred[(size_t)i * C + k] != 0, g = gold[(size_t)i * C + k] != 0;
+            counts[3 * k] += p && g;
+            counts[3 * k + 1] += p && !g;
+            counts[3 * k + 2] += !p && g;
+            same &= p == g;
+            predicted += p;
+            true_labels += g;
+        }
+        exact += same;
+    }
+    long tp = 0, fp = 0, fn = 0;
+    double macro = 0;
+    for (int k = 0; k < C; k++) {
+        long a = counts[3 * k], b = counts[3 * k + 1], c = counts[3 * k + 2];
+        tp += a, fp += b, fn += c;
+        macro += a + b + c == 0 ? 0.0 : 2.0 * a / (2.0 * a + b + c);
+    }
+    free(counts);
+    out->micro_f1 = tp + fp + fn == 0 ? 0.0 : 2.0 * tp / (2.0 * tp + fp + fn);
+    out->macro_f1 = macro / C;
+    out->exact = (double)exact / n;
+    out->mean_set_size = (double)predicted / n;
+    out->mean_true_size = (double)true_labels / n;
+    return 0;
+}
+
+typedef struct {
+    float p;
+    unsigned char gold;
+} ScoredLabel;
+
+static int cmp_scored_desc(const void *a, const void *b) {
+    float x = ((const ScoredLabel *)a)->p, y = ((const ScoredLabel *)b)->p;
+    return (x < y) - (x > y);
+}
+
+int metric_tune_threshold(const float *probs, const unsigned char *gold, int n, int C,
+                          float *threshold, Err *err) {
+    size_t m = (size_t)n * (size_t)C;
+    ScoredLabel *all = err_malloc(err, (m ? m : 1) * sizeof *all, "threshold tuning");
+    if (!all) return -1;
+    long positives = 0;
+    for (size_t i = 0; i < m; i++) {
+        all[i] = (ScoredLabel){probs[i], gold[i] != 0};
+        positives += all[i].gold;
+    }
+    qsort(all, m, sizeof *all, cmp_scored_desc);
+    // Sweep the threshold down through the distinct probabilities: after a
+    // group of equal p, the set {p > t} for t just below it is everything so far.
+    double best = -1;
+    float best_t = m ? all[0].p : 0.5f;  // above every p: the empty sets (F1 0)
+    long tp = 0, selected = 0;
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        for (; j < m && all[j].p == all[i].p; j++) tp += all[j].gold;
+        selected += (long)(j - i);
+        double f1 = 2.0 * tp / (double)(selected + positives);
+        if (f1 > best) {
+            best = f1;
+            float below = j < m ? all[j].p : 0.0f;
+            best_t = below + (all[i].p - below) * 0.5f;
+            if (!(best_t < all[i].p)) best_t = below;  // neighbouring floats
+        }
+        i = j;
+    }
+    free(all);
+    *threshold = best_t;
+    return 0;
+}
+
 int metric_matthews(const int *pred, const int *gold, int n, int num_classes, double *out,
                     Err *err) {
     *out = NAN;
@@ -159,10 +241,57 @@ void logits_softmax(const float *row, int k, double *probs) {
     for (int j = 0; j < k; j++) probs[j] /= sum;
 }
 
+void multilabel_targets(const Dataset *ds, const int *rows, int n, int C, float *out) {
+    for (int r = 0; r < n; r++) {
+        const Example *ex = dataset_example(ds, rows ? rows[r] : r);
+        float *row = out + (size_t)r * C;
+        for (int k = 0; k < C; k++) row[k] = 0;
+        for (int j = 0; j < ex->label_set_size; j++) row[ex->label_set[j]] = 1;
+    }
+}
+
+int task_score_multilabel(const Task *task, const Dataset *ds, const float *probs,
+                          float threshold, TaskScores *s, Err *err) {
+    int n = dataset_size(ds), C = task_num_outputs(task);
+    *s = (TaskScores){.n = n, .accuracy = NAN, .f1 = NAN, .matthews = NAN, .pearson = NAN,
+                      .spearman = NAN, .threshold = threshold};
+    if (!task_is_multi_label(task))
+        return err_set(err, "%s is not a multi-label task", task_name(task));
+    if (!dataset_is_labeled(ds)) return err_set(err, "%s: no labels to score", dataset_path(ds));
+    size_t m = (size_t)n * (size_t)C;
+    unsigned char *pred = err_malloc(err, m ? m : 1, "predicted sets");
+    unsigned char *gold = err_calloc(err, m ? m : 1, 1, "true sets");
+    int rc = -1;
+    if (pred && gold) {
+        for (size_t i = 0; i < m; i++) pred[i] = probs[i] > threshold;
+        for (int r = 0; r < n; r++) {
+            const Example *ex = dataset_example(ds, r);
+            for (int j = 0; j < ex->label_set_size; j++) gold[(size_t)r * C + ex->label_set[j]] = 1;
+        }
+        MultiLabelScores ml;
+        rc = metric_multilabel(pred, gold, n, C, &ml, err);
+        s->micro_f1 = ml.micro_f1;
+        s->macro_f1 = ml.macro_f1;
+        s->exact_set = ml.exact;
+        s->mean_set_size = ml.mean_set_size;
+        s->mean_true_size = ml.mean_true_size;
+        s->primary = ml.micro_f1;
+    }
+    free(pred);
+    free(gold);
+    return rc;
+}
+
 int task_score(const Task *task, const Dataset *ds, const float *outputs, TaskScores *s,
                Err *err) {
     int n = dataset_size(ds), k = task_num_outputs(task);
-    *s = (TaskScores){n, NAN, NAN, NAN, NAN, NAN, NAN};
+    *s = (TaskScores){.n = n, .accuracy = NAN, .f1 = NAN, .matthews = NAN, .pearson = NAN,
+                      .spearman = NAN, .micro_f1 = NAN, .macro_f1 = NAN, .exact_set = NAN,
+                      .mean_set_size = NAN, .mean_true_size = NAN, .threshold = NAN,
+                      .primary = NAN};
+    if (task_is_multi_label(task))
+        return err_set(err, "%s: a multi-label task is scored from the output map's "
+                       "probabilities (task_score_multilabel)", task_name(task));
     if (!dataset_is_labeled(ds)) return err_set(err, "%s: split has no labels", dataset_path(ds));
     int rc = 0;
     if (task_is_regression(task)) {
@@ -253,5 +382,26 @@ int predictions_write(const char *path, const Task *task, const Dataset *ds,
     int rc = t.failed ? -1 : file_write_atomic(path, t.buf.data, t.buf.len, err);
     buf_free(&t.buf);
     free(probs);
+    return rc;
+}
+
+int predictions_write_multilabel(const char *path, const Task *task, const Dataset *ds,
+                                 const float *probs, float threshold, Err *err) {
+    int n = dataset_size(ds), k = task_num_outputs(task);
+    Text t = {0};
+    text_printf(&t, err, "index\tprediction");
+    for (int j = 0; j < k; j++) text_printf(&t, err, "\tprob_%d", j);
+    text_printf(&t, err, "\n");
+    for (int i = 0; i < n && !t.failed; i++) {
+        const float *row = probs + (size_t)i * k;
+        text_printf(&t, err, "%ld\t", dataset_example(ds, i)->index);
+        int shown = 0;
+        for (int j = 0; j < k; j++)
+            if (row[j] > threshold) text_printf(&t, err, "%s%s", shown++ ? "," : "", task_label_name(task, j));
+        for (int j = 0; j < k; j++) text_printf(&t, err, "\t%.9g", (double)row[j]);
+        text_printf(&t, err, "\n");
+    }
+    int rc = t.failed ? -1 : file_write_atomic(path, t.buf.data, t.buf.len, err);
+    buf_free(&t.buf);
     return rc;
 }

@@ -34,6 +34,25 @@ double metric_pearson(const float *x, const float *y, int n);  // x, y [n]
 // Spearman rank correlation with average ranks for ties.
 int metric_spearman(const float *x, const float *y /* [n] each */, int n, double *out, Err *err);
 
+// Multi-label scores of n rows over C labels; pred and gold are [n, C]
+// with 1 for a label in the row's set (sklearn's multilabel-indicator
+// format).  micro-F1 pools every (row, label) decision; macro-F1 is the mean
+// of the C per-label F1s (0 for a label never true nor predicted, sklearn's
+// zero_division=0); exact is the share of rows whose predicted set equals
+// the true set (sklearn accuracy_score); mean_set_size / mean_true_size are
+// the mean predicted / true set sizes.
+typedef struct {
+    double micro_f1, macro_f1, exact, mean_set_size, mean_true_size;
+} MultiLabelScores;
+int metric_multilabel(const unsigned char *pred, const unsigned char *gold, int n, int C,
+                      MultiLabelScores *out, Err *err);
+// The threshold t that maximises micro-F1 of the sets {k : probs[k] > t}
+// over n rows of C probabilities (ties: the highest such t): halfway
+// between two neighbouring distinct probabilities, or half the lowest.
+// For maps without exact zeros (softmax), tuned on dev.
+int metric_tune_threshold(const float *probs, const unsigned char *gold, int n, int C,
+                          float *threshold, Err *err);
+
 // Scores of one evaluated split; NaN where the task does not report a metric.
 // primary: the single number for model selection (GLUE convention):
 //   accuracy (SST-2, QNLI, RTE, WNLI, MNLI, custom classification),
@@ -42,6 +61,8 @@ int metric_spearman(const float *x, const float *y /* [n] each */, int n, double
 typedef struct {
     int n;
     double accuracy, f1, matthews, pearson, spearman;
+    // multi-label tasks (primary: micro_f1); threshold: the one used
+    double micro_f1, macro_f1, exact_set, mean_set_size, mean_true_size, threshold;
     double primary;
 } TaskScores;
 
@@ -49,6 +70,14 @@ typedef struct {
 // predictions are the argmax of each row (first maximum on ties).
 int task_score(const Task *task, const Dataset *ds, const float *outputs /* [N, num_outputs] */,
                TaskScores *scores, Err *err);
+
+// Scores a multi-label task from label probabilities [N, C] (the output
+// map's): a row's predicted set is {k : probs[k] > threshold}.
+int task_score_multilabel(const Task *task, const Dataset *ds, const float *probs,
+                          float threshold, TaskScores *scores, Err *err);
+// The true label sets of rows[n] of a multi-label dataset as multi-hot rows
+// out[n, C] (1 for a true label).
+void multilabel_targets(const Dataset *ds, const int *rows, int n, int C, float *out);
 
 // The predicted class of a row of logits [k]: the first maximum.
 int logits_argmax(const float *row, int k);
@@ -66,5 +95,9 @@ void logits_softmax(const float *row, int k, double *probs);
 int predictions_write(const char *path, const Task *task, const Dataset *ds,
                       const float *outputs /* [N, num_outputs] */, bool glue_submission,
                       Err *err);
+// Multi-label: "index\tprediction\tprob_0..prob_{C-1}", the prediction the
+// labels with prob > threshold joined by ',' (empty for an empty set).
+int predictions_write_multilabel(const char *path, const Task *task, const Dataset *ds,
+                                 const float *probs /* [N, C] */, float threshold, Err *err);
 
 #endif

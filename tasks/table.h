@@ -30,7 +30,8 @@
 
 typedef struct Table Table;
 
-typedef enum { TABLE_OK = 0, TABLE_BAD_UTF8, TABLE_BAD_QUOTING } TableProblem;
+// TABLE_BAD_JSON: a JSONL line of a task file (tasks/dataset.c).
+typedef enum { TABLE_OK = 0, TABLE_BAD_UTF8, TABLE_BAD_QUOTING, TABLE_BAD_JSON } TableProblem;
 
 typedef struct {
     int line;                   // 1-based physical line where the record starts

@@ -306,34 +306,131 @@ static int parse_column(const char *spec, bool header, const char *what, ColumnR
     return 0;
 }
 
-// Adds `s` to the sorted, distinct list labels[*n] (capacity *cap).
-static int insert_sorted(char ***labels, int *n, size_t *cap, const char *s, Err *err) {
-    int lo = 0, hi = *n;
+// The distinct labels seen so far, sorted, with how often each occurred.
+// Counts are of rows: a label listed twice in one row counts once.
+typedef struct {
+    char **labels;  // [n]
+    int *counts;    // [n]
+    int *last_row;  // [n] the last row that counted it
+    int n, row;
+    size_t cap, counts_cap, rows_cap;
+} LabelCounts;
+
+// Adds one occurrence of `s` in row lc->row to the list.
+static int insert_sorted(LabelCounts *lc, const char *s, Err *err) {
+    int lo = 0, hi = lc->n;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        int c = strcmp((*labels)[mid], s);
-        if (c == 0) return 0;
+        int c = strcmp(lc->labels[mid], s);
+        if (c == 0) {
+            lc->counts[mid] += lc->last_row[mid] != lc->row;
+            lc->last_row[mid] = lc->row;
+            return 0;
+        }
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (GROW(*labels, *cap, (size_t)*n + 1, "labels", err) != 0) return -1;
+    if (GROW(lc->labels, lc->cap, (size_t)lc->n + 1, "labels", err) != 0 ||
+        GROW(lc->counts, lc->counts_cap, (size_t)lc->n + 1, "label counts", err) != 0 ||
+        GROW(lc->last_row, lc->rows_cap, (size_t)lc->n + 1, "label counts", err) != 0)
+        return -1;
     char *copy = dup_or_err(s, err);
     if (!copy) return -1;
-    memmove(*labels + lo + 1, *labels + lo, (size_t)(*n - lo) * sizeof(char *));
-    (*labels)[lo] = copy;
-    (*n)++;
+    memmove(lc->labels + lo + 1, lc->labels + lo, (size_t)(lc->n - lo) * sizeof(char *));
+    memmove(lc->counts + lo + 1, lc->counts + lo, (size_t)(lc->n - lo) * sizeof(int));
+    memmove(lc->last_row + lo + 1, lc->last_row + lo, (size_t)(lc->n - lo) * sizeof(int));
+    lc->labels[lo] = copy;
+    lc->counts[lo] = 1;
+    lc->last_row[lo] = lc->row;
+    lc->n++;
     return 0;
+}
+
+static int insert_label(void *lc, const char *s, Err *err) { return insert_sorted(lc, s, err); }
+
+int task_each_label(const Task *task, const char *field,
+                    int (*add)(void *ctx, const char *label, Err *err), void *ctx, Err *err) {
+    char *copy = dup_or_err(field, err);
+    if (!copy) return -1;
+    int rc = 0;
+    char sep[2] = {task->label_sep ? task->label_sep : ',', '\0'};
+    for (char *save = NULL, *piece = strtok_r(copy, sep, &save); piece && rc == 0;
+         piece = strtok_r(NULL, sep, &save)) {
+        while (*piece == ' ') piece++;
+        size_t len = strlen(piece);
+        while (len && piece[len - 1] == ' ') piece[--len] = '\0';
+        if (len) rc = add(ctx, piece, err);
+    }
+    free(copy);
+    return rc;
 }
 
 // The distinct labels of the train file, sorted.  Rows that break the
 // layout are passed over here; loading the split reports them.
-static int scan_train_labels(const Task *task, const TaskSplit *sp, char ***out, int *num,
-                             Err *err) {
+// The labels of lc on at least min_count rows into *out [*num] (lc's
+// memory is taken over or freed).
+static int keep_frequent(LabelCounts *lc, const TaskSplit *sp, int min_count, char ***out,
+                         int *num, Err *err) {
+    int distinct = lc->n;
+    *num = 0;
+    for (int i = 0; i < lc->n; i++)
+        if (lc->counts[i] >= min_count)
+            lc->labels[(*num)++] = lc->labels[i];
+        else
+            free(lc->labels[i]);
+    *out = lc->labels;
+    free(lc->counts);
+    free(lc->last_row);
+    if (*num == 0 && distinct > 0)
+        return err_set(err, "%s: none of the %d labels occurs at least %d times "
+                       "(--min-label-count)", sp->path, distinct, min_count);
+    return 0;
+}
+
+// Multi-label: every label of each row, kept when it occurs at least
+// min_count times.
+// Adds the labels of one row's label field to lc.
+static int count_row_labels(const Task *task, LabelCounts *lc, const char *field, Err *err) {
+    lc->row++;
+    return task->multi_label ? task_each_label(task, field, insert_label, lc, err)
+                             : insert_sorted(lc, field, err);
+}
+
+// A JSONL train file's labels (lines that do not parse are passed over
+// here; loading the split reports them).
+static int scan_jsonl_labels(const Task *task, const TaskSplit *sp, LabelCounts *lc, Err *err) {
+    char *text;
+    size_t len;
+    if (file_read_all(sp->path, &text, &len, err) != 0) return -1;
+    JsonlRow jr = {0};
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0;) {
+        size_t end = at;
+        while (end < len && text[end] != '\n') end++;
+        if (jsonl_parse(task, sp, text + at, end - at, &jr) != 0)
+            rc = err_set(err, "%s: out of memory", sp->path);
+        else if (!jr.problem[0] && jr.view[2][0])
+            rc = count_row_labels(task, lc, jr.view[2], err);
+        at = end + 1;
+    }
+    jsonl_row_clear(&jr);
+    free(text);
+    return rc;
+}
+
+static int scan_train_labels(const Task *task, const TaskSplit *sp, int min_count, char ***out,
+                             int *num, Err *err) {
     *out = NULL;
     *num = 0;
-    size_t cap = 0;
+    LabelCounts lc = {0};
+    if (task_path_is_jsonl(sp->path)) {
+        if (scan_jsonl_labels(task, sp, &lc, err) != 0) goto fail_nofile;
+        if (keep_frequent(&lc, sp, min_count, out, num, err) != 0) return -1;
+        return *num ? 0 : err_set(err, "%s: no labels found under \"%s\"", sp->path,
+                                  sp->label.name ? sp->label.name : "?");
+    }
     int ncols = 0, col = sp->label.index, r;
     char broken_msg[128] = "";
     Table *t = table_open(sp->path, task->sep, err);
@@ -356,10 +453,11 @@ static int scan_train_labels(const Task *task, const TaskSplit *sp, char ***out,
         if (rec.problem != TABLE_OK || rec.nfields != ncols || col >= rec.nfields ||
             rec.fields[col][0] == '\0')
             continue;
-        if (insert_sorted(out, num, &cap, rec.fields[col], err) != 0) goto fail;
+        if (count_row_labels(task, &lc, rec.fields[col], err) != 0) goto fail;
     }
     if (r < 0) goto fail;
     table_close(t);
+    if (keep_frequent(&lc, sp, min_count, out, num, err) != 0) return -1;
     // An unterminated quote swallows the rest of the file: say so, not
     // only that no labels were left.
     if (*num == 0 && broken.problem_msg)
@@ -369,10 +467,11 @@ static int scan_train_labels(const Task *task, const TaskSplit *sp, char ***out,
     return 0;
 fail:
     table_close(t);
-    for (int i = 0; i < *num; i++) free((*out)[i]);
-    free(*out);
-    *out = NULL;
-    *num = 0;
+fail_nofile:
+    for (int i = 0; i < lc.n; i++) free(lc.labels[i]);
+    free(lc.labels);
+    free(lc.counts);
+    free(lc.last_row);
     return -1;
 }
 
@@ -416,14 +515,27 @@ Task *task_custom(const CustomTaskOptions *o, const char *const *id2label, int n
     }
     Task *task = err_calloc(err, 1, sizeof *task, "task");
     if (!task) return NULL;
+    if (o->multi_label && o->regression) {
+        free(task);
+        err_set(err, "custom task: --multi-label and --regression exclude each other");
+        return NULL;
+    }
     task->regression = o->regression;
-    task->metric = o->regression ? METRIC_PEARSON_SPEARMAN : METRIC_ACCURACY;
+    task->metric = o->regression      ? METRIC_PEARSON_SPEARMAN
+                   : o->multi_label ? METRIC_MULTI_LABEL
+                                    : METRIC_ACCURACY;
     task->sep = o->separator;
+    task->multi_label = o->multi_label;
+    task->label_sep = o->label_sep ? o->label_sep : ',';
+    task->join_texts = o->join_texts;
     ColumnRef a, b, label;
+    // JSONL files: the columns are keys, names as with a header.
+    bool named = o->header || task_path_is_jsonl(o->train) || task_path_is_jsonl(o->dev) ||
+                 task_path_is_jsonl(o->test);
     if (!(task->name = dup_or_err(o->name ? o->name : "custom", err)) ||
-        parse_column(o->text_a, o->header, "text", &a, &task->column_names[0], err) != 0 ||
-        parse_column(o->text_b, o->header, "second text", &b, &task->column_names[1], err) != 0 ||
-        parse_column(o->label, o->header, "label", &label, &task->column_names[2], err) != 0)
+        parse_column(o->text_a, named, "text", &a, &task->column_names[0], err) != 0 ||
+        parse_column(o->text_b, named, "second text", &b, &task->column_names[1], err) != 0 ||
+        parse_column(o->label, named, "label", &label, &task->column_names[2], err) != 0)
         goto fail;
     const char *paths[3] = {o->train, o->dev, o->test};
     static const char *const names[3] = {"train", "dev", "test"};
@@ -447,7 +559,10 @@ Task *task_custom(const CustomTaskOptions *o, const char *const *id2label, int n
         if (o->labels) {
             rc = split_label_list(o->labels, &labels, &num, err);
         } else if (o->train) {
-            rc = scan_train_labels(task, &task->splits[0], &labels, &num, err);
+            rc = scan_train_labels(task, &task->splits[0],
+                                   o->multi_label && o->min_label_count > 1 ? o->min_label_count
+                                                                            : 1,
+                                   &labels, &num, err);
         } else if (id2label && num_id2label > 0 && !is_generic_label(id2label[0])) {
             // Evaluating a fine-tuned checkpoint: its id2label is the label set.
             labels = err_calloc(err, (size_t)num_id2label, sizeof(char *), "labels");
@@ -477,8 +592,27 @@ fail:
     return NULL;
 }
 
+Task *task_debtags(const char *data_root, const char *const *id2label, int num_id2label,
+                   Err *err) {
+    char paths[3][4096];
+    static const char *const files[3] = {"train.tsv", "dev.tsv", "test.tsv"};
+    for (int s = 0; s < 3; s++)
+        if (path_join(paths[s], sizeof paths[s], data_root, files[s], err) != 0) return NULL;
+    CustomTaskOptions o = {.name = "debtags", .train = paths[0], .dev = paths[1],
+                           .test = paths[2], .text_a = "package", .text_b = "description",
+                           .label = "tags", .header = true, .separator = '\t',
+                           .multi_label = true, .label_sep = ',', .min_label_count = 100,
+                           .join_texts = true};
+    Task *task = task_custom(&o, id2label, num_id2label, err);
+    if (!task) return NULL;
+    // The protocol's test split carries its tags: score it like dev.
+    task->splits[2].label = task->splits[0].label;
+    return task;
+}
+
 const char *task_name(const Task *task) { return task->name; }
 bool task_is_regression(const Task *task) { return task->regression; }
+bool task_is_multi_label(const Task *task) { return task->multi_label; }
 int task_num_outputs(const Task *task) { return task->regression ? 1 : task->num_labels; }
 MetricKind task_metric(const Task *task) { return task->metric; }
 int task_num_splits(const Task *task) { return task->num_splits; }

@@ -48,7 +48,8 @@ typedef enum {
     METRIC_ACCURACY,         // SST-2, QNLI, RTE, WNLI, MNLI, custom [accuracy]
     METRIC_ACCURACY_F1,      // MRPC, QQP [(accuracy + F1) / 2]
     METRIC_MATTHEWS,         // CoLA [Matthews correlation]
-    METRIC_PEARSON_SPEARMAN  // STS-B, custom regression [(Pearson + Spearman) / 2]
+    METRIC_PEARSON_SPEARMAN, // STS-B, custom regression [(Pearson + Spearman) / 2]
+    METRIC_MULTI_LABEL       // --multi-label, debtags [micro-F1]
 } MetricKind;
 
 // Options of `--task custom`, filled by the main from argv.
@@ -63,13 +64,26 @@ typedef struct {
     const char *text_b;  // NULL for single-text tasks
     const char *label;   // required unless the task only has a test file
     bool header;         // first line of each file names the columns
-    char separator;      // '\t' (TSV: plain split on tabs) or ',' (CSV, RFC 4180)
+    char separator;      // '\t' (TSV: plain split on tabs) or ',' (CSV, RFC 4180);
+                         // a file named *.jsonl is JSON lines whatever this says:
+                         // {"text": ..., "text_b": ..., "label": ... or [...]}, the
+                         // columns then name keys (as the datasets library writes it)
     bool regression;     // float targets, one output
     // Classification label set, in canonical order: "neg,pos" when given;
     // else the distinct labels of the train file sorted byte-wise (as
     // Python's sorted()); with neither, the checkpoint's non-generic
     // id2label names.
     const char *labels;
+    // Multi-label: the label column holds a list of labels joined by
+    // label_sep (0: ',').  Labels outside the label set are left out of a
+    // row; a row left with none is dropped (both counted in BadRowCounts).
+    // Without --labels the set is the train file's labels that occur at
+    // least min_label_count times (0 or 1: every label).
+    bool multi_label;
+    char label_sep;
+    int min_label_count;
+    // Text = "A: B" (text_a and text_b joined) instead of a text pair.
+    bool join_texts;
 } CustomTaskOptions;
 
 // GLUE task by name, case-insensitive, ignoring '-' and '_': the folder
@@ -83,10 +97,17 @@ Task *task_glue(const char *name, const char *glue_root,
 Task *task_custom(const CustomTaskOptions *opts,
                   const char *const *id2label /* [num_id2label] or NULL */, int num_id2label,
                   Err *err);
+// Debian package tags (data/debtags, see scripts/fetch_debtags.sh): the
+// protocol of its SOURCES.txt: text "package: description", the tags that
+// occur at least 100 times in train.tsv as labels, rows with none of them
+// dropped from every split; every split is labeled.
+Task *task_debtags(const char *data_root, const char *const *id2label, int num_id2label,
+                   Err *err);
 void task_free(Task *task);
 
 const char *task_name(const Task *task);  // "SST-2", "MNLI-mm", "custom", ...
 bool task_is_regression(const Task *task);
+bool task_is_multi_label(const Task *task);
 int task_num_outputs(const Task *task);  // number of labels; 1 for regression
 // Name of class `id` in model id order; NULL for regression or a bad id.
 const char *task_label_name(const Task *task, int id);
@@ -113,6 +134,7 @@ typedef enum {
     BAD_TARGET,      // regression target that is not a finite number
     BAD_QUOTING,     // CSV: unterminated quote, or text after a closing quote
     BAD_INDEX,       // test file index column that is not an integer
+    BAD_JSON,        // JSONL: not a JSON object, or a field of the wrong type
     BAD_ROW_KINDS
 } BadRowKind;
 
@@ -120,6 +142,11 @@ typedef struct {
     int count[BAD_ROW_KINDS];
     int total;
     char first[ERR_MSG_MAX];  // message of the first skipped row ("" if none)
+    // Multi-label: labels left out because they are not in the label set,
+    // and rows dropped because none of their labels is (always dropped, not
+    // errors: the label set's frequency floor decides them).
+    long labels_not_kept;
+    int rows_without_kept_label;
 } BadRowCounts;
 
 const char *bad_row_kind_name(BadRowKind kind);  // "wrong column count", ...
@@ -133,6 +160,9 @@ typedef struct {
     const char *text_a;
     const char *text_b;  // NULL for single-text tasks
     int label;           // class id in model order; -1 when the split is unlabeled or regression
+                         // (multi-label: the first id of label_set)
+    const int *label_set;  // multi-label: the row's label ids, ascending, [label_set_size]
+    int label_set_size;    // 0 unless multi-label
     float target;        // regression target; NAN when unlabeled or classification
     long index;          // the test file's index column, else the 0-based data row in the file
     int line;            // 1-based physical line in the file where the row starts

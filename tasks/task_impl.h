@@ -36,7 +36,32 @@ struct Task {
     int num_splits;
     TaskSplit splits[TASK_MAX_SPLITS];
     char *column_names[3];  // owned copies of custom column names
+    bool multi_label;       // label column: a list joined by label_sep
+    char label_sep;
+    bool join_texts;        // text = "a: b"
 };
+
+// Calls add(ctx, label, err) for each label of a multi-label field (split on
+// task->label_sep, spaces around a label trimmed, empty pieces skipped);
+// stops at the first non-zero return and returns it.
+int task_each_label(const Task *task, const char *field,
+                    int (*add)(void *ctx, const char *label, Err *err), void *ctx, Err *err);
+
+// Whether a task file is JSON lines (named *.jsonl).
+bool task_path_is_jsonl(const char *path);
+
+// One JSONL line as a record [text_a, text_b, label]: the values of the
+// keys the split's columns name ("" where a column is not set).  A list
+// label is joined with the task's label separator.
+typedef struct {
+    char *fields[3];
+    const char *view[3];  // the record's fields
+    char problem[160];    // what is wrong with the line; "" when it is good
+} JsonlRow;
+// Fills jr from one line (its old fields freed); -1 only when out of memory.
+int jsonl_parse(const Task *task, const TaskSplit *sp, const char *text, size_t len,
+                JsonlRow *jr);
+void jsonl_row_clear(JsonlRow *jr);
 
 // Class id of a label as written in a data file (exact match), or -1.
 int task_label_id(const Task *task, const char *label);

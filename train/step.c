@@ -21,6 +21,21 @@ static int check_update_finite(Bert *model, long step, const StepStats *st, Err 
                    step + 1, st->lr, st->loss, st->grad_norm, which.msg);
 }
 
+// The batch's loss (into stats->loss) and dL/dlogits: the multi-label
+// output map's when the schedule has targets, else bert_loss.
+static int step_loss(Bert *model, const Batch *b, const StepSchedule *schedule,
+                     StepStats *stats, Err *err) {
+    if (!schedule->multi_hot) {
+        stats->loss = bert_loss(model, b->labels, b->targets);
+        return 0;
+    }
+    real loss;
+    if (bert_loss_multilabel(model, schedule->output_map, schedule->multi_hot, &loss, err) != 0)
+        return -1;
+    stats->loss = loss;
+    return 0;
+}
+
 int train_step(Bert *model, Optimizer *optim, const Batch *b, const Dropout *dropout, long step,
                const StepSchedule *schedule, StepStats *stats, Err *err) {
     stats->tokens = 0;
@@ -29,7 +44,7 @@ int train_step(Bert *model, Optimizer *optim, const Batch *b, const Dropout *dro
     drop.seed = rng_hash(dropout->seed, (uint64_t)step);
     BertInput in = {b->size, b->T, b->ids, b->type_ids, b->lengths};
     if (bert_forward(model, &in, &drop, err) != 0) return -1;
-    stats->loss = bert_loss(model, b->labels, b->targets);
+    if (step_loss(model, b, schedule, stats, err) != 0) return -1;
     stats->lr = lr_at(schedule->lr, step, schedule->total_steps, schedule->warmup_steps);
     if (!isfinite(stats->loss))
         return err_set(err, "step %ld: the loss is %g (lr %g): no update applied; lower --lr or "

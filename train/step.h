@@ -14,6 +14,11 @@ typedef struct {
     float lr;           // peak learning rate: linear warmup, then linear decay to 0
     long total_steps, warmup_steps;
     float clip;         // max global gradient norm (0: no clipping)
+    // Multi-label heads: the output map and the batch's multi-hot targets
+    // [B, num_labels] (refilled per batch by the caller); NULL targets:
+    // bert_loss on the batch's labels / regression targets.
+    OutputMap output_map;
+    const real *multi_hot;
 } StepSchedule;
 
 typedef struct {

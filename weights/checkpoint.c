@@ -20,7 +20,8 @@ static int write_contents(const char *tmp, Bert *model, const CheckpointContents
     char path[4096];
     if (dir_make(tmp, err) != 0 || hf_save_params(model, c->family, tmp, err) != 0 ||
         hf_save_config(c->source_dir, tmp, bert_config(model), c->family, c->label_names, err) != 0 ||
-        hf_copy_tokenizer(c->source_dir, tmp, err) != 0)
+        hf_copy_tokenizer(c->source_dir, tmp, err) != 0 ||
+        (c->output_map && hf_set_output_map(tmp, c->output_map, err) != 0))
         return -1;
     if (c->moments[0]) {
         StWriteTensor t[2];
@@ -167,7 +168,8 @@ int ckpt_export(const char *checkpoint_dir, const char *out_arg, bool overwrite,
     for (int i = 0; i < cfg.num_label_names; i++) names[i] = cfg.label_names[i];
     CheckpointContents c = {.source_dir = checkpoint_dir,
                             .family = cfg.family,
-                            .label_names = cfg.has_label_names ? names : NULL};
+                            .label_names = cfg.has_label_names ? names : NULL,
+                            .output_map = cfg.has_output_map ? &cfg.output_map : NULL};
     int rc = hf_load_params(m, cfg.family, checkpoint_dir, err);
     if (rc == 0) rc = ckpt_save(out_dir, m, &c, err);
     if (rc == 0) rc = remote_code_export(out_dir, &cfg.bert, cfg.family, err);

@@ -22,6 +22,7 @@ typedef struct {
     const float *moments[2];        // AdamW m and v [num_moments], or NULL
     size_t num_moments;
     const char *state_json;         // trainer_state.json text, or NULL
+    const OutputMap *output_map;    // multi-label heads (hf_set_output_map), or NULL
 } CheckpointContents;
 
 // Refuses (naming the tensor) to write non-finite weights or moments; on

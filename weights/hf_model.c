@@ -96,6 +96,19 @@ static const char *cfg_string(ConfigReader *r, const char *key, const char *fall
     return item->valuestring;
 }
 
+// A multi-label config's output map: output_map (default sigmoid),
+// output_r (r-softmax), output_threshold (default: the map's).
+static int read_output_map(ConfigReader *r, const char *path, OutputMap *out, Err *err) {
+    int bad = 0;
+    const char *name = cfg_string(r, "output_map", "sigmoid", &bad);
+    float rate, threshold;
+    if (bad || cfg_float(r, "output_r", 0.5f, &rate) != 0) return -1;
+    if (output_map_parse(name, rate, out, err) != 0) return err_prefix(err, "%s: field output_map", path);
+    if (cfg_float(r, "output_threshold", out->threshold, &threshold) != 0) return -1;
+    out->threshold = threshold;
+    return 0;
+}
+
 static int cfg_require_false(ConfigReader *r, const char *key, const char *why) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(r->root, key);
     if (cJSON_IsTrue(item)) return err_set(r->err, "%s: field %s is true: %s", r->path, key, why);
@@ -188,12 +201,20 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
         goto done;
     // transformers' multi_label_classification trains sigmoid outputs with
     // BCE: training it as single-label softmax would silently be another model.
+    // multi_label_classification is read with its output map (sigmoid
+    // unless our output_map field says otherwise) for multi-label tasks.
     if (strcmp(problem, "") != 0 && strcmp(problem, "regression") != 0 &&
-        strcmp(problem, "single_label_classification") != 0) {
-        err_set(err, "%s: problem_type \"%.60s\" is not supported (\"regression\" or "
-                     "\"single_label_classification\")", path, problem);
+        strcmp(problem, "single_label_classification") != 0 &&
+        strcmp(problem, "multi_label_classification") != 0) {
+        err_set(err, "%s: problem_type \"%.60s\" is not supported (\"regression\", "
+                     "\"single_label_classification\" or \"multi_label_classification\")", path,
+                problem);
         goto done;
     }
+    if (strcmp(problem, "multi_label_classification") == 0 &&
+        read_output_map(&r, path, &out->output_map, err) != 0)
+        goto done;
+    out->has_output_map = strcmp(problem, "multi_label_classification") == 0;
     out->family = family;
     snprintf(out->problem_type, sizeof out->problem_type, "%s", problem);
     if (cfg_int(&r, "vocab_size", 30522, &c->vocab_size) || cfg_int(&r, "hidden_size", 768, &c->hidden_size) ||
@@ -586,6 +607,11 @@ int hf_save_config(const char *src_dir, const char *dir, const BertConfig *cfg,
         goto done;
     cJSON_DeleteItemFromObjectCaseSensitive(root, "num_labels");
     cJSON_DeleteItemFromObjectCaseSensitive(root, "attention_r");
+    // A multi-label head is marked again by hf_set_output_map: a
+    // single-label run from a multi-label checkpoint must not keep them.
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "output_map");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "output_r");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "output_threshold");
     // A plain directory again (an export of a sparse map as the source):
     // remote_code_export adds the modeling code back where it is needed.
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
@@ -626,5 +652,25 @@ int hf_copy_tokenizer(const char *src_dir, const char *dir, Err *err) {
     }
     closedir(d);
     if (rc == 0 && copied == 0) return err_set(err, "%s: no tokenizer files to copy", src_dir);
+    return rc;
+}
+
+int hf_set_output_map(const char *dir, const OutputMap *map, Err *err) {
+    char path[4096];
+    if (path_join(path, sizeof path, dir, "config.json", err) != 0) return -1;
+    cJSON *root = hf_json_read_object(path, err);
+    if (!root) return -1;
+    int rc = -1;
+    if (hf_json_set(root, "problem_type", cJSON_CreateString("multi_label_classification"), path, err) ||
+        hf_json_set(root, "output_map", cJSON_CreateString(output_map_name(map->kind)), path, err) ||
+        hf_json_set(root, "output_threshold", cJSON_CreateNumber(map->threshold), path, err))
+        goto done;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "output_r");
+    if (output_map_info(map->kind)->has_r &&
+        hf_json_set(root, "output_r", cJSON_CreateNumber(map->r), path, err))
+        goto done;
+    rc = hf_json_write(path, root, err);
+done:
+    cJSON_Delete(root);
     return rc;
 }

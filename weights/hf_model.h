@@ -13,7 +13,7 @@
 #include "util/err.h"
 #include "weights/family.h"
 
-#define HF_MAX_LABELS 64
+#define HF_MAX_LABELS 256  // debtags has 107 labels
 #define HF_LABEL_MAX 64
 
 typedef struct {
@@ -27,7 +27,12 @@ typedef struct {
     int has_label_names;    // id2label present with non-generic names
     int num_label_names;
     char label_names[HF_MAX_LABELS][HF_LABEL_MAX];  // id -> name
-    char problem_type[40];  // "", "regression", "single_label_classification"
+    char problem_type[40];  // "", "regression", "single_label_classification",
+                            // "multi_label_classification"
+    // Multi-label checkpoints (ours): the head's output map, its r and the
+    // threshold it predicts with (softmax: tuned on dev); docs/output-maps.md.
+    int has_output_map;
+    OutputMap output_map;
     int has_attn;           // our own fields attention_probs_fn / attention_r
     // Not from config.json: set by the caller (./evaluate --allow-nonfinite)
     // to let hf_load_model accept NaN / infinite weights.
@@ -106,5 +111,10 @@ int hf_json_write(const char *path, const struct cJSON *root, Err *err);
 // tokenizer_config.json, special_tokens_map.json, added_tokens.json,
 // *.model) into dir.
 int hf_copy_tokenizer(const char *src_dir, const char *dir, Err *err);
+
+// Marks DIR/config.json as a multi-label head: problem_type
+// "multi_label_classification" (what transformers' sigmoid + BCE head
+// reads) and our output_map / output_r / output_threshold fields.
+int hf_set_output_map(const char *dir, const OutputMap *map, Err *err);
 
 #endif
