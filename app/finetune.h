@@ -9,6 +9,7 @@
 
 #include "train/optim.h"
 #include "app/session.h"
+#include "util/dist.h"
 #include "util/err.h"
 
 typedef struct {
@@ -27,6 +28,8 @@ typedef struct {
     long stop_after;     // > 0: stop (saving OUT/last) after N steps of the schedule
     long log_every;      // progress line every N steps
     bool resume;         // continue from OUT/last
+    int grad_accum;      // micro-batches per optimizer step (per rank)
+    const Dist *dist;    // the ranks sharing each global batch of --batch-size rows
 } TrainOptions;
 
 int finetune_run(const TrainOptions *opt, Err *err);

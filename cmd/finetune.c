@@ -16,6 +16,12 @@ static const char about[] =
 
 int main(int argc, char **argv) {
     file_size_limit_as_error();
+    Dist dist;
+    Err err;
+    if (dist_init(&dist, &argc, &argv, &err) != 0) {
+        fprintf(stderr, "finetune: %s\n", err.msg);
+        return 1;
+    }
     TrainOptions o = {
         .data = {.model_dir = CLI_DEFAULT_MODEL, .data_dir = "data/glue", .max_len = 128,
                  .batch_size = 32},
@@ -28,6 +34,8 @@ int main(int argc, char **argv) {
         .seed = 42,
         .log_every = 10,
         .save_every = 500,
+        .grad_accum = 1,
+        .dist = &dist,
     };
     CliSessionExtras x = {.separator = "tab"};
     const char *optim = "adamw";
@@ -49,13 +57,16 @@ int main(int argc, char **argv) {
         {"stop-after", CLI_LONG, &o.stop_after, "N", "stop after step N of the schedule (OUT/last is written); 0 = run to the end", .range = CLI_AT_LEAST(0)},
         {"log-every", CLI_LONG, &o.log_every, "N", "progress line every N steps", .range = CLI_AT_LEAST(1)},
         {"resume", CLI_FLAG, &o.resume, NULL, "continue the run in OUT/last (same options)"},
-        {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads", .range = CLI_AT_LEAST(1)},
+        {"threads", CLI_INT, &threads, "N", "OpenMP and BLAS threads (per rank under mpirun)", .range = CLI_AT_LEAST(1)},
+        {"grad-accum", CLI_INT, &o.grad_accum, "K", "micro-batches per optimizer step: --batch-size is split over ranks x K", .range = CLI_AT_LEAST(1)},
     };
     const CliTable tables[] = {{x.rows, x.num_rows}, CLI_TABLE(own)};
     const CliCommand cmd = {"./finetune", about, CLI_FINETUNE, x.maps, cli_session_task_bits, &o.data};
-    Err err;
     int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
-    if (rc == 1) return 0;
+    if (rc == 1) {
+        dist_finalize(&dist);
+        return 0;
+    }
     if (rc == 0) rc = cli_finish_session(&o.data, &x, &err);
     if (rc == 0) {
         if (strcmp(optim, "adamw") == 0)
@@ -70,8 +81,12 @@ int main(int argc, char **argv) {
         rc = finetune_run(&o, &err);
     }
     if (rc != 0) {
-        fprintf(stderr, "finetune: %s\n", err.msg);
+        if (dist.size > 1) fprintf(stderr, "finetune: rank %d of %d: %s\n", dist.rank, dist.size, err.msg);
+        else fprintf(stderr, "finetune: %s\n", err.msg);
+        dist_abort(&dist, 1);
+        dist_finalize(&dist);
         return 1;
     }
+    dist_finalize(&dist);
     return 0;
 }

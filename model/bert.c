@@ -460,8 +460,14 @@ static int check_input(const Bert *m, const BertInput *in, Err *err) {
     return 0;
 }
 
-static void maybe_dropout(real *x, uint8_t *keep, long n, float p, const Bert *m, uint64_t site) {
-    if (m->training && p > 0) dropout_forward(x, keep, n, p, m->dropout.seed, site);
+// Dropout on x [B, seq, inner]: seq is T (every token) or 1 (one row per
+// sequence); elements numbered in the global batch (Dropout.row0, mask_seq).
+static void maybe_dropout(real *x, uint8_t *keep, int seq, int inner, float p, const Bert *m,
+                          uint64_t site) {
+    if (!m->training || p <= 0) return;
+    const int mask_seq = seq == 1 ? 1 : m->dropout.mask_seq ? m->dropout.mask_seq : m->T;
+    const DropoutFrame frame = {m->dropout.row0, seq, mask_seq, inner};
+    dropout_forward_framed(x, keep, (long)m->B * seq * inner, p, m->dropout.seed, site, &frame);
 }
 
 // out [B, H] = rows b * T of in [B * T, H]: the [CLS] rows.  out may be in
@@ -504,14 +510,16 @@ static void post_attention_forward(Bert *m, LayerActs *a, const LayerParams *p, 
     const int H = c->hidden_size, FF = c->intermediate_size;
     const long RH = (long)R * H;
     linear_forward(a->attn_res, ctx, p->out_w, p->out_b, R, H, H);
-    maybe_dropout(a->attn_res, a->keep_attn, RH, m->dropout.hidden, m, layer_site(l, SITE_ATTN));
+    maybe_dropout(a->attn_res, a->keep_attn, R / m->B, H, m->dropout.hidden, m,
+                  layer_site(l, SITE_ATTN));
     residual_forward(a->attn_res, x, RH);
     layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->attn_res, p->ln1_w, p->ln1_b, R, H,
                       c->layer_norm_eps);
     linear_forward(a->ffn_pre, a->ln1_out, p->in_w, p->in_b, R, H, FF);
     gelu_forward(a->ffn_act, a->ffn_pre, (long)R * FF);
     linear_forward(a->ffn_res, a->ffn_act, p->ffn_w, p->ffn_b, R, FF, H);
-    maybe_dropout(a->ffn_res, a->keep_ffn, RH, m->dropout.hidden, m, layer_site(l, SITE_FFN));
+    maybe_dropout(a->ffn_res, a->keep_ffn, R / m->B, H, m->dropout.hidden, m,
+                  layer_site(l, SITE_FFN));
     residual_forward(a->ffn_res, a->ln1_out, RH);
     layernorm_forward(a->ln2_out, a->ln2_mean, a->ln2_rstd, a->ffn_res, p->ln2_w, p->ln2_b, R, H,
                       c->layer_norm_eps);
@@ -555,14 +563,14 @@ static void head_forward(Bert *m, const real *out) {
     take_cls_rows(m->cls_in, out, B, last_rows_per_seq(m), H);
     if (c->head == HEAD_XLMR) {
         memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
-        maybe_dropout(m->head_in, m->keep_head_in, (long)B * H, m->dropout.classifier, m,
+        maybe_dropout(m->head_in, m->keep_head_in, 1, H, m->dropout.classifier, m,
                       SITE_HEAD_IN);
     }
     linear_forward(m->pooled, pooler_input(m), bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B),
                    B, H, H);
     for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
     memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
-    maybe_dropout(m->pooled_drop, m->keep_pooled, (long)B * H, m->dropout.classifier, m,
+    maybe_dropout(m->pooled_drop, m->keep_pooled, 1, H, m->dropout.classifier, m,
                   SITE_POOLED);
     linear_forward(m->logits, m->pooled_drop, bert_param(m, PT_CLS_W), bert_param(m, PT_CLS_B), B,
                    H, C);
@@ -573,7 +581,8 @@ static AttentionDims attention_dims(Bert *m) {
     return (AttentionDims){.B = m->B, .T = m->T, .H = c->hidden_size, .NH = c->num_heads,
                            .lengths = m->lengths, .map = c->attn,
                            .dropout = m->training ? m->dropout.attention : 0.0f,
-                           .seed = m->dropout.seed, .scratch = m->attn_scratch,
+                           .seed = m->dropout.seed, .row0 = m->dropout.row0,
+                           .mask_seq = m->dropout.mask_seq, .scratch = m->attn_scratch,
                            .scratch_stride = attention_scratch_floats(m->max_seq)};
 }
 
@@ -598,7 +607,7 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
                        c->position_offset);
     layernorm_forward(m->emb_out, m->emb_mean, m->emb_rstd, m->emb_sum, bert_param(m, PT_EMB_LN_W),
                       bert_param(m, PT_EMB_LN_B), N, H, c->layer_norm_eps);
-    maybe_dropout(m->emb_out, m->keep_emb, (long)N * H, m->dropout.hidden, m, SITE_EMB);
+    maybe_dropout(m->emb_out, m->keep_emb, T, H, m->dropout.hidden, m, SITE_EMB);
     AttentionDims dims = attention_dims(m);
     const real *x = m->emb_out;
     for (int l = 0; l < c->num_layers; l++) x = layer_forward(m, l, x, &dims);
@@ -646,6 +655,10 @@ real bert_loss(Bert *m, const int *labels, const real *targets) {
     }
     m->loss_ready = 1;
     return (real)(total / B);
+}
+
+void bert_scale_loss_grad(Bert *m, real scale) {
+    for (long i = 0; i < (long)m->B * m->cfg.num_labels; i++) m->dlogits[i] *= scale;
 }
 
 // --------------------------------------------------------------- backward

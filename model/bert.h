@@ -113,6 +113,11 @@ typedef struct {
     float attention;   // on the attention probabilities, after the map
     float classifier;  // on the pooled output, before the classifier
     uint64_t seed;     // masks are a pure function of (seed, site, element)
+    // Data parallelism: this forward's rows are rows row0.. of a global batch
+    // padded to mask_seq tokens (0: this batch's own length), and elements
+    // are numbered in that batch, so a shard draws one process's masks.
+    long row0;
+    int mask_seq;
 } Dropout;
 
 // Forward to logits.  dropout == NULL means inference (no dropout).
@@ -129,6 +134,10 @@ const real *bert_logits(const Bert *model);  // [B, C]
 // (num_labels > 1) or MSE on targets[B] (num_labels == 1).  Also stores
 // dL/dlogits for bert_backward.
 real bert_loss(Bert *model, const int *labels, const real *targets);
+// dL/dlogits of the last bert_loss *= scale: the batch is one share of a
+// larger one (data parallelism, gradient accumulation) whose mean loss is
+// the target.
+void bert_scale_loss_grad(Bert *model, real scale);
 
 // Backward of the last forward + loss; accumulates into the gradients.
 // Fails (err says why) unless bert_loss ran after the last bert_forward.

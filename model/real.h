@@ -65,6 +65,7 @@ typedef double real;
 #define gelu_forward gelu_forward_f64
 #define gelu_backward gelu_backward_f64
 #define dropout_forward dropout_forward_f64
+#define dropout_forward_framed dropout_forward_framed_f64
 #define dropout_backward dropout_backward_f64
 #define residual_forward residual_forward_f64
 #define attention_scratch_floats attention_scratch_floats_f64
