@@ -277,24 +277,27 @@ static int log_config(Trainer *t, Err *err) {
 // ------------------------------------------------------------ evaluation
 
 // Adds the fraction of exact zeros among real attention probabilities of
-// the last prediction pass, per layer and overall (what ./evaluate reports).
-static void add_zero_fractions(const Bert *model, cJSON *j) {
-    const uint64_t *zeros, *total;
-    bert_zero_counts(model, &zeros, &total);
-    uint64_t z = 0, n = 0;
+// the last prediction pass, per layer and overall (what ./evaluate reports),
+// over every rank's share.
+static int add_zero_fractions(const Session *s, const Dist *dist, cJSON *j, Err *err) {
+    const int L = bert_config(s->model)->num_layers;
+    double counts[2 * L], z = 0, n = 0;
+    if (session_zero_counts(s, dist, counts, err) != 0) return -1;
     cJSON *per_layer = cJSON_AddArrayToObject(j, "attention_zeros");
-    for (int l = 0; l < bert_config(model)->num_layers; l++) {
-        cJSON_AddItemToArray(per_layer, cJSON_CreateNumber(total[l] ? (double)zeros[l] / (double)total[l] : 0.0));
-        z += zeros[l];
-        n += total[l];
+    for (int l = 0; l < L; l++) {
+        cJSON_AddItemToArray(per_layer, cJSON_CreateNumber(counts[L + l] ? counts[l] / counts[L + l] : 0.0));
+        z += counts[l];
+        n += counts[L + l];
     }
-    cJSON_AddNumberToObject(j, "attention_zeros_overall", n ? (double)z / (double)n : 0.0);
+    cJSON_AddNumberToObject(j, "attention_zeros_overall", n ? z / n : 0.0);
+    return 0;
 }
 
 static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *err) {
-    // The root rank scores the dev sets and keeps OUT/best; the others wait
-    // for it at the next step's all-reduce.
-    if (!dist_is_root(t->opt->dist)) return 0;
+    // Every rank predicts its share of the dev batches, gets all outputs and
+    // scores them (so every rank knows the best step); the root writes.
+    const Dist *dist = t->opt->dist;
+    const int root = dist_is_root(dist);
     double primary = NAN;
     // Sparse maps: count exact zeros on the dev set for the log and the report.
     const int sparse = bert_config(t->s.model)->attn.kind != ATTN_SOFTMAX;
@@ -304,8 +307,8 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
         char label[96];
         snprintf(label, sizeof label, "eval %s", task_split_name(t->s.task, t->dev_split[d]));
         bert_reset_zero_counts(t->s.model);
-        if (session_predict_progress(&t->s, t->dev_ts[d], t->micro_rows, t->dev_out,
-                                     label, err) != 0)
+        if (session_predict_sharded(&t->s, t->dev_ts[d], t->micro_rows, t->dev_out, label, dist,
+                                    err) != 0)
             return err_prefix(err, "step %ld: evaluating %s (lr %g): stopped, nothing saved",
                               t->step, task_split_name(t->s.task, t->dev_split[d]),
                               lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
@@ -314,32 +317,37 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
         if (d == 0) primary = sc.primary;
         char line[512];
         scores_format(line, sizeof line, &sc);
-        fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
+        if (root) fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
                 task_split_name(t->s.task, t->dev_split[d]), line, clock_seconds() - t0);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "event", "eval");
         cJSON_AddNumberToObject(j, "step", (double)t->step);
         cJSON_AddStringToObject(j, "split", task_split_name(t->s.task, t->dev_split[d]));
         scores_to_json(j, &sc);
-        if (sparse) add_zero_fractions(t->s.model, j);
+        if (sparse && add_zero_fractions(&t->s, dist, j, err) != 0) {
+            cJSON_Delete(j);
+            return -1;
+        }
         // Wall-clock fields last ("seconds" as in the step records).
         cJSON_AddNumberToObject(j, "seconds", clock_seconds() - t_start);
         cJSON_AddNumberToObject(j, "eval_seconds", clock_seconds() - t0);
         char *text = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
-        if (text) fprintf(t->log, "%s\n", text);
+        if (text && t->log) fprintf(t->log, "%s\n", text);
         free(text);
-        if (fflush(t->log) != 0 || ferror(t->log))
+        if (t->log && (fflush(t->log) != 0 || ferror(t->log)))
             return err_set(err, "%s: write failed: %s", t->path_log, strerror(errno));
     }
     bert_count_zeros(t->s.model, 0);
     Err report_err;
-    if (report_write(t->opt->out_dir, &report_err) != 0)
+    if (root && report_write(t->opt->out_dir, &report_err) != 0)
         fprintf(stderr, "warning: report: %s\n", report_err.msg);
     if (isfinite(primary) && (t->best_step < 0 || primary > t->best_score)) {
         t->best_score = primary;
         t->best_step = t->step;
-        fprintf(stderr, "new best %.4f at step %ld: writing %s\n", primary, t->step, t->path_best);
+        if (root)
+            fprintf(stderr, "new best %.4f at step %ld: writing %s\n", primary, t->step,
+                    t->path_best);
         if (save_checkpoint(t, t->path_best, err) != 0) return -1;
     }
     return 0;

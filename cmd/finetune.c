@@ -80,13 +80,5 @@ int main(int argc, char **argv) {
         bert_set_threads(threads);
         rc = finetune_run(&o, &err);
     }
-    if (rc != 0) {
-        if (dist.size > 1) fprintf(stderr, "finetune: rank %d of %d: %s\n", dist.rank, dist.size, err.msg);
-        else fprintf(stderr, "finetune: %s\n", err.msg);
-        dist_abort(&dist, 1);
-        dist_finalize(&dist);
-        return 1;
-    }
-    dist_finalize(&dist);
-    return 0;
+    return dist_exit("finetune", &dist, rc, &err);
 }

@@ -2,7 +2,8 @@
 # Installs the Debian packages the build and tests need, if any is missing.
 set -euo pipefail
 # chromium: tests/browser_check.sh renders the report and an attention map headless.
-pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece libdnnl-dev unzip curl chromium)
+# openmpi-bin, libopenmpi-dev: data-parallel runs (mpirun; every binary links Open MPI).
+pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece libdnnl-dev openmpi-bin libopenmpi-dev unzip curl chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

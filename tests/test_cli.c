@@ -2126,6 +2126,42 @@ static char *read_proc(const char *path, size_t *len) {
     return text;
 }
 
+// ./evaluate on 2 ranks (each runs every other batch of the one plan; the
+// outputs are summed, each row coming from one rank) writes the predictions
+// file of one process byte for byte, and the same metrics and attention
+// zero counts (sparsemax, summed over the ranks); --threads 1 on both, as
+// the thread count changes float32 summation order.
+START_TEST(dist_evaluate_matches_one_process) {
+    char *tmp = test_tmpdir();
+    char *files[2][2] = {{path_in(tmp, "one.tsv"), path_in(tmp, "one.json")},
+                         {path_in(tmp, "two.tsv"), path_in(tmp, "two.json")}};
+    Args a = {0};
+    for (int r = 0; r < 2; r++) {
+        if (r == 1)
+            args_add(&a, MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "2", NULL);
+        args_add(&a, "./evaluate", "--model", TINY, "--task", "sst2", "--data-dir", SGD_DATA,
+                 "--max-len", "64", "--attn", "sparsemax", "--batch-size", "1", "--threads", "1",
+                 "--predictions", files[r][0], "--metrics-out", files[r][1], NULL);
+        run_ok(&a);
+    }
+    ck_assert_msg(files_equal(files[0][0], files[1][0]), "%s and %s differ", files[0][0], files[1][0]);
+    cJSON *one = read_json(files[0][1]), *two = read_json(files[1][1]);
+    const cJSON *d1 = json_at(json_at(one, files[0][1], "splits"), files[0][1], "dev"),
+                *d2 = json_at(json_at(two, files[1][1], "splits"), files[1][1], "dev");
+    const char *keys[] = {"metrics", "attention_sparsity", "examples"};
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(cJSON_Compare(json_at(d1, files[0][1], keys[k]), json_at(d2, files[1][1], keys[k]), 1),
+                      "%s: dev.%s differs from %s", files[1][1], keys[k], files[0][1]);
+    cJSON_Delete(one);
+    cJSON_Delete(two);
+    for (int r = 0; r < 2; r++) {
+        free(files[r][0]);
+        free(files[r][1]);
+    }
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
 // The pid of the child of `parent` whose environment says it is MPI rank
 // `rank` (mpirun starts local ranks as its children); 0 if none yet.
 static pid_t mpi_rank_pid(pid_t parent, int rank) {
@@ -2271,6 +2307,7 @@ Suite *cli_suite(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, dist_matches_one_process, 0, (int)(sizeof DIST_RUNS / sizeof DIST_RUNS[0]));
     tcase_add_loop_test(tc, dist_resume_across_rank_counts, 0, 2);
+    tcase_add_test(tc, dist_evaluate_matches_one_process);
     tcase_add_test(tc, dist_rank_killed);
     suite_add_tcase(s, tc);
     return s;

@@ -59,7 +59,7 @@ int train_step_sharded(Bert *model, Optimizer *optim, const MicroBatch *micro, i
     size_t num_grads;
     real *grads = bert_grads(model, &num_grads);
     const double t0 = clock_seconds();
-    if (dist_allreduce_sum(g->dist, grads, num_grads, err) != 0 ||
+    if (dist_allreduce_sum(g->dist, grads, num_grads, "all-reducing gradients", err) != 0 ||
         dist_allreduce_sum_f64(g->dist, sums, 2, err) != 0)
         return err_prefix(err, "step %ld", step + 1);
     stats->reduce_seconds = g->dist->size > 1 ? clock_seconds() - t0 : 0.0;

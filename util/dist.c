@@ -1,6 +1,7 @@
 #include "util/dist.h"
 
 #include <mpi.h>
+#include <stdio.h>
 #include <string.h>
 
 // MPI's own error text after "what": "MPI_Allreduce: ...".
@@ -32,19 +33,29 @@ void dist_finalize(Dist *d) {
     d->owns_mpi = 0;
 }
 
-void dist_abort(const Dist *d, int code) {
-    if (d->size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+int dist_exit(const char *program, Dist *d, int rc, const Err *err) {
+    if (rc == 0) {
+        dist_finalize(d);
+        return 0;
+    }
+    if (d->size > 1) {
+        fprintf(stderr, "%s: rank %d of %d: %s\n", program, d->rank, d->size, err->msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    fprintf(stderr, "%s: %s\n", program, err->msg);
+    dist_finalize(d);
+    return 1;
 }
 
 Dist dist_single(void) { return (Dist){0, 1, 0}; }
 
-int dist_allreduce_sum(const Dist *d, float *x, size_t n, Err *err) {
+int dist_allreduce_sum(const Dist *d, float *x, size_t n, const char *what, Err *err) {
     // MPI counts are ints: reduce in chunks (BERT-large has 335M parameters).
     const size_t chunk = (size_t)1 << 30;
     for (size_t at = 0; d->size > 1 && at < n; at += chunk) {
         int c = (int)(n - at < chunk ? n - at : chunk);
         int rc = MPI_Allreduce(MPI_IN_PLACE, x + at, c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "all-reducing gradients");
+        if (rc != MPI_SUCCESS) return mpi_fail(err, rc, what);
     }
     return 0;
 }
@@ -53,24 +64,6 @@ int dist_allreduce_sum_f64(const Dist *d, double *x, size_t n, Err *err) {
     if (d->size == 1) return 0;
     int rc = MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     return rc == MPI_SUCCESS ? 0 : mpi_fail(err, rc, "all-reducing step statistics");
-}
-
-int dist_allgather(const Dist *d, const float *mine, const int *counts, float *all, Err *err) {
-    if (d->size == 1) {
-        if (all != mine) memmove(all, mine, sizeof(float) * (size_t)counts[0]);
-        return 0;
-    }
-    int displs[d->size];
-    for (int r = 0, at = 0; r < d->size; at += counts[r++]) displs[r] = at;
-    int rc = MPI_Allgatherv(mine, counts[d->rank], MPI_FLOAT, all, counts, displs, MPI_FLOAT,
-                            MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? 0 : mpi_fail(err, rc, "gathering evaluation outputs");
-}
-
-int dist_bcast_int(const Dist *d, int *flag, Err *err) {
-    if (d->size == 1) return 0;
-    int rc = MPI_Bcast(flag, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? 0 : mpi_fail(err, rc, "sharing the root's decision");
 }
 
 void dist_shard(int n, int rank, int size, int *lo, int *hi) {

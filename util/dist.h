@@ -18,22 +18,18 @@ typedef struct {
 // Starts MPI (or joins a running one); errors come back as return codes.
 int dist_init(Dist *d, int *argc, char ***argv, Err *err);
 void dist_finalize(Dist *d);
-// After a rank's error: ends every rank of the job (those waiting in a
-// collective would otherwise wait for mpirun to notice); no-op with one rank.
-void dist_abort(const Dist *d, int code);
+// A main's exit: rc 0 finalizes MPI and returns 0; otherwise prints
+// "PROGRAM: [rank R of N: ]MESSAGE" and ends every rank of the job (those
+// waiting in a collective would otherwise wait for mpirun to notice), 1.
+int dist_exit(const char *program, Dist *d, int rc, const Err *err);
 // A Dist of one rank without MPI (library code and tests that never call MPI).
 Dist dist_single(void);
 static inline int dist_is_root(const Dist *d) { return d->rank == 0; }
 
-// x [n] = the sum of every rank's x [n] (fp32).
-int dist_allreduce_sum(const Dist *d, float *x, size_t n, Err *err);
+// x [n] = the sum of every rank's x [n] (fp32); `what` names it in errors.
+int dist_allreduce_sum(const Dist *d, float *x, size_t n, const char *what, Err *err);
 // x [n] = the sum of every rank's x [n] (fp64: loss and row counts).
 int dist_allreduce_sum_f64(const Dist *d, double *x, size_t n, Err *err);
-// all [total] = the ranks' parts in rank order: rank r gives counts[r] floats
-// (mine = its part); every rank gets the whole.
-int dist_allgather(const Dist *d, const float *mine, const int *counts, float *all, Err *err);
-// Takes the root's value of *flag (an error or stop decision every rank must share).
-int dist_bcast_int(const Dist *d, int *flag, Err *err);
 // [lo, hi) of n items that rank `rank` of `size` takes: contiguous, in rank order.
 void dist_shard(int n, int rank, int size, int *lo, int *hi);
 
