@@ -70,6 +70,9 @@ struct Bert {
 
     int count_zeros;
     uint64_t *zeros, *zero_total;  // [L]
+
+    BertLayerGradsHook layer_grads_hook;  // bert_on_layer_grads (NULL: none)
+    void *layer_grads_ctx;
 };
 
 // ------------------------------------------------------------ parameters
@@ -748,7 +751,10 @@ int bert_backward(Bert *m, Err *err) {
     const int B = m->B, T = m->T, N = B * T, H = c->hidden_size;
     head_backward(m);
     AttentionDims dims = attention_dims(m);
-    for (int l = c->num_layers - 1; l >= 0; l--) layer_backward(m, l, &dims);
+    for (int l = c->num_layers - 1; l >= 0; l--) {
+        layer_backward(m, l, &dims);
+        if (m->layer_grads_hook) m->layer_grads_hook(m->layer_grads_ctx, l);
+    }
 
     // embeddings
     maybe_dropout_backward(m->d_x, m->keep_emb, (long)N * H, m->dropout.hidden, m);
@@ -759,6 +765,11 @@ int bert_backward(Bert *m, Err *err) {
                         bert_grad(m, PT_TYPE_EMB), m->d_tmp, m->ids, m->type_ids, m->lengths, B, T,
                         H, c->position_offset);
     return 0;
+}
+
+void bert_on_layer_grads(Bert *m, BertLayerGradsHook hook, void *ctx) {
+    m->layer_grads_hook = hook;
+    m->layer_grads_ctx = ctx;
 }
 
 // ------------------------------------------------------- sparsity counters

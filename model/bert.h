@@ -142,6 +142,11 @@ void bert_scale_loss_grad(Bert *model, real scale);
 // Backward of the last forward + loss; accumulates into the gradients.
 // Fails (err says why) unless bert_loss ran after the last bert_forward.
 int bert_backward(Bert *model, Err *err);
+// Called by bert_backward as soon as layer `layer`'s gradients are final
+// (layers L-1 down to 0), so that their all-reduce can start while the
+// backward goes on (train/step.c); NULL turns it off.
+typedef void (*BertLayerGradsHook)(void *ctx, int layer);
+void bert_on_layer_grads(Bert *model, BertLayerGradsHook hook, void *ctx);
 
 // [B, NH, T, T] attention probabilities of `layer` in the last forward (after
 // the map, before dropout), or NULL when they are gone: inference keeps one

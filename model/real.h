@@ -52,6 +52,7 @@ typedef double real;
 #define bert_pooled bert_pooled_f64
 #define bert_logits bert_logits_f64
 #define bert_loss bert_loss_f64
+#define bert_on_layer_grads bert_on_layer_grads_f64
 #define bert_scale_loss_grad bert_scale_loss_grad_f64
 #define bert_backward bert_backward_f64
 #define bert_count_zeros bert_count_zeros_f64

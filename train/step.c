@@ -44,6 +44,53 @@ static int micro_step(Bert *model, const MicroBatch *mb, const StepGlobal *g, co
     return bert_backward(model, err);
 }
 
+// The gradient all-reduce in buckets: each layer's 12 gradient slices start
+// as soon as bert_backward has finished that layer (layers L-1 down to 0),
+// overlapping the backward of the layers below; the embeddings, pooler and
+// classifier start after the backward.  Every rank starts the same sums in
+// the same order (MPI's rule for collectives), also a rank whose last
+// micro-batch is empty and so runs no backward.
+typedef struct {
+    Bert *model;
+    DistReduce *reduce;
+    int next_layer;  // the next layer to start (counting down), -1 when all are
+    int failed;
+    Err err;
+} GradReduce;
+
+static void start_param_reduce(GradReduce *g, ParamId id, int layer) {
+    const size_t n = bert_param_slice_numel(bert_config(g->model), id);
+    real *grad = bert_grad(g->model, id) + (size_t)layer * n;  // layer 0: a tensor of its own
+    if (!g->failed && dist_reduce_start(g->reduce, grad, n, &g->err) != 0) g->failed = 1;
+}
+
+static int param_per_layer(const Bert *model, ParamId id) {
+    ParamInfo info;
+    bert_param_info(bert_config(model), id, &info);
+    return info.per_layer;
+}
+
+// BertLayerGradsHook: layer `layer`'s gradients are final.
+static void start_layer_reduce(void *ctx, int layer) {
+    GradReduce *g = ctx;
+    for (int id = 0; id < PT_COUNT; id++)
+        if (param_per_layer(g->model, (ParamId)id)) start_param_reduce(g, (ParamId)id, layer);
+    g->next_layer = layer - 1;
+}
+
+// After the backward: the layers the hook did not start, then the rest;
+// waits for all of them.
+static int finish_grad_reduce(GradReduce *g, Err *err) {
+    while (g->next_layer >= 0) start_layer_reduce(g, g->next_layer);
+    for (int id = 0; id < PT_COUNT; id++)
+        if (!param_per_layer(g->model, (ParamId)id)) start_param_reduce(g, (ParamId)id, 0);
+    if (g->failed) {
+        *err = g->err;
+        return -1;
+    }
+    return dist_reduce_finish(g->reduce, "all-reducing gradients", err);
+}
+
 int train_step_sharded(Bert *model, Optimizer *optim, const MicroBatch *micro, int num_micro,
                        const StepGlobal *g, const Dropout *dropout, long step,
                        const StepSchedule *schedule, StepStats *stats, Err *err) {
@@ -51,18 +98,26 @@ int train_step_sharded(Bert *model, Optimizer *optim, const MicroBatch *micro, i
     drop.seed = rng_hash(dropout->seed, (uint64_t)step);
     double sums[2] = {0.0, 0.0};  // weighted loss, tokens: summed over the ranks
     long tokens = 0;
+    const int L = bert_config(model)->num_layers, shared = g->dist->size > 1;
+    GradReduce reduce = {model, NULL, L - 1, 0, {{0}}};
+    if (shared && !(reduce.reduce = dist_reduce_new(g->dist, PT_COUNT * L, err))) return -1;
     bert_zero_grads(model);
-    for (int k = 0; k < num_micro; k++)
-        if (micro[k].batch && micro_step(model, &micro[k], g, &drop, &sums[0], &tokens, err) != 0)
-            return -1;
+    int rc = 0;
+    for (int k = 0; k < num_micro && rc == 0; k++) {
+        // The last micro-batch's backward makes the gradients final.
+        if (shared && k == num_micro - 1) bert_on_layer_grads(model, start_layer_reduce, &reduce);
+        if (micro[k].batch) rc = micro_step(model, &micro[k], g, &drop, &sums[0], &tokens, err);
+    }
+    bert_on_layer_grads(model, NULL, NULL);
     sums[1] = (double)tokens;
-    size_t num_grads;
-    real *grads = bert_grads(model, &num_grads);
     const double t0 = clock_seconds();
-    if (dist_allreduce_sum(g->dist, grads, num_grads, "all-reducing gradients", err) != 0 ||
-        dist_allreduce_sum_f64(g->dist, sums, 2, err) != 0)
-        return err_prefix(err, "step %ld", step + 1);
-    stats->reduce_seconds = g->dist->size > 1 ? clock_seconds() - t0 : 0.0;
+    if (rc == 0 && shared &&
+        (finish_grad_reduce(&reduce, err) != 0 || dist_allreduce_sum_f64(g->dist, sums, 2, err) != 0))
+        rc = err_prefix(err, "step %ld", step + 1);
+    dist_reduce_free(reduce.reduce);
+    if (rc != 0) return -1;
+    // The all-reduce time the backward did not hide.
+    stats->reduce_seconds = shared ? clock_seconds() - t0 : 0.0;
     stats->loss = (float)sums[0];
     stats->tokens = (long)sums[1];
     stats->lr = lr_at(schedule->lr, step, schedule->total_steps, schedule->warmup_steps);

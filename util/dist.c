@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 // MPI's own error text after "what": "MPI_Allreduce: ...".
@@ -64,6 +65,51 @@ int dist_allreduce_sum_f64(const Dist *d, double *x, size_t n, Err *err) {
     if (d->size == 1) return 0;
     int rc = MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     return rc == MPI_SUCCESS ? 0 : mpi_fail(err, rc, "all-reducing step statistics");
+}
+
+struct DistReduce {
+    const Dist *dist;
+    int num, cap;
+    MPI_Request *pending;  // [cap]: started, not yet waited for
+};
+
+DistReduce *dist_reduce_new(const Dist *d, int max_pending, Err *err) {
+    DistReduce *r = err_calloc(err, 1, sizeof *r, "all-reduce requests");
+    if (!r) return NULL;
+    r->dist = d;
+    r->cap = max_pending;
+    r->pending = err_calloc(err, (size_t)max_pending, sizeof *r->pending, "all-reduce requests");
+    if (!r->pending) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void dist_reduce_free(DistReduce *r) {
+    if (!r) return;
+    free(r->pending);
+    free(r);
+}
+
+int dist_reduce_start(DistReduce *r, float *x, size_t n, Err *err) {
+    if (r->dist->size == 1 || n == 0) return 0;
+    if (r->num == r->cap || n > (size_t)1 << 30)
+        return err_set(err, "all-reduce: %d requests of at most 2^30 floats, asked one more of %zu",
+                       r->cap, n);
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, x, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                            &r->pending[r->num++]);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "starting an all-reduce");
+    int done;
+    rc = MPI_Testall(r->num, r->pending, &done, MPI_STATUSES_IGNORE);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(err, rc, "testing all-reduces");
+}
+
+int dist_reduce_finish(DistReduce *r, const char *what, Err *err) {
+    if (r->num == 0) return 0;
+    int rc = MPI_Waitall(r->num, r->pending, MPI_STATUSES_IGNORE);
+    r->num = 0;
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(err, rc, what);
 }
 
 void dist_shard(int n, int rank, int size, int *lo, int *hi) {

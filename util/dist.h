@@ -30,6 +30,17 @@ static inline int dist_is_root(const Dist *d) { return d->rank == 0; }
 int dist_allreduce_sum(const Dist *d, float *x, size_t n, const char *what, Err *err);
 // x [n] = the sum of every rank's x [n] (fp64: loss and row counts).
 int dist_allreduce_sum_f64(const Dist *d, double *x, size_t n, Err *err);
+// Non-blocking sums in place (MPI_Iallreduce), for buffers whose values are
+// final before the others: started one by one, finished together.  Open MPI
+// advances them inside MPI calls, so each start also tests those before it.
+typedef struct DistReduce DistReduce;
+DistReduce *dist_reduce_new(const Dist *d, int max_pending, Err *err);
+void dist_reduce_free(DistReduce *r);
+// Starts x [n] = the sum over the ranks of x [n] (fp32).
+int dist_reduce_start(DistReduce *r, float *x, size_t n, Err *err);
+// Waits for every started sum; `what` names them in errors.
+int dist_reduce_finish(DistReduce *r, const char *what, Err *err);
+
 // [lo, hi) of n items that rank `rank` of `size` takes: contiguous, in rank order.
 void dist_shard(int n, int rank, int size, int *lo, int *hi);
 
