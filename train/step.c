@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "util/clock.h"
 #include "util/rng.h"
 #include "weights/hf_model.h"
 
@@ -20,8 +21,6 @@ static int check_update_finite(Bert *model, long step, const StepStats *st, Err 
                    "weights non-finite (%s): stopped, nothing saved; lower --lr",
                    step + 1, st->lr, st->loss, st->grad_norm, which.msg);
 }
-
-#include "util/clock.h"
 
 // Forward, loss and backward of one micro-batch, its gradient weighted by
 // its share of the global batch (the loss is a mean over the global rows);
