@@ -1,11 +1,12 @@
 # The engine: gcc + OpenMP + OpenBLAS, cJSON, Check, libsentencepiece, and
 # oneDNN (bf16 GEMMs).  Everything is found through pkg-config, except
 # Debian's libdnnl-dev, which ships no .pc file (then plain -ldnnl; its
-# headers are in /usr/include).
+# headers are in /usr/include).  Open MPI (ompi-c) for data-parallel runs:
+# every binary is MPI-enabled and runs alone as a single rank.
 
 CC       ?= gcc
 CXX      ?= g++
-PKGS     := openblas libcjson sentencepiece
+PKGS     := openblas libcjson sentencepiece ompi-c
 DNNL_CFLAGS := $(shell pkg-config --silence-errors --cflags dnnl)
 DNNL_LIBS   := $(shell pkg-config --silence-errors --libs dnnl || echo -ldnnl)
 # Portable: x86-64-v3 (AVX2 + FMA) runs on any x86-64 CPU since Haswell / Zen 1

@@ -25,27 +25,26 @@ static void split_path(char *out, size_t cap, const char *path, const char *spli
 }
 
 // Adds the fraction of exact zeros among real attention probabilities,
-// overall and per layer, to obj and prints it.
-static void report_sparsity(const Bert *model, cJSON *obj) {
-    const uint64_t *zeros, *total;
-    bert_zero_counts(model, &zeros, &total);
-    int L = bert_config(model)->num_layers;
-    uint64_t z = 0, t = 0;
+// overall and per layer (every rank's share), to obj and prints it (root).
+static int report_sparsity(const Session *s, const Dist *dist, cJSON *obj, Err *err) {
+    const int L = bert_config(s->model)->num_layers, root = dist_is_root(dist);
+    double counts[2 * L], z = 0, t = 0;
+    if (session_zero_counts(s, dist, counts, err) != 0) return -1;
     cJSON *per_layer = cJSON_AddArrayToObject(obj, "per_layer");
-    fprintf(stderr, "attention zeros by layer:");
+    if (root) fprintf(stderr, "attention zeros by layer:");
     for (int l = 0; l < L; l++) {
-        double frac = total[l] ? (double)zeros[l] / (double)total[l] : 0.0;
+        double frac = counts[L + l] ? counts[l] / counts[L + l] : 0.0;
         cJSON_AddItemToArray(per_layer, cJSON_CreateNumber(frac));
-        fprintf(stderr, " %.4f", frac);
-        z += zeros[l];
-        t += total[l];
+        if (root) fprintf(stderr, " %.4f", frac);
+        z += counts[l];
+        t += counts[L + l];
     }
-    double overall = t ? (double)z / (double)t : 0.0;
+    double overall = t ? z / t : 0.0;
     cJSON_AddNumberToObject(obj, "overall", overall);
-    cJSON_AddNumberToObject(obj, "zeros", (double)z);
-    cJSON_AddNumberToObject(obj, "probabilities", (double)t);
-    fprintf(stderr, "; overall %.4f (%llu of %llu)\n", overall, (unsigned long long)z,
-            (unsigned long long)t);
+    cJSON_AddNumberToObject(obj, "zeros", z);
+    cJSON_AddNumberToObject(obj, "probabilities", t);
+    if (root) fprintf(stderr, "; overall %.4f (%.0f of %.0f)\n", overall, z, t);
+    return 0;
 }
 
 static int score_split(Session *s, const EvaluationOptions *o, int split, int several, cJSON *out,
@@ -54,15 +53,17 @@ static int score_split(Session *s, const EvaluationOptions *o, int split, int se
     TokenizedSet *ts;
     if (session_load_split(s, &o->data, split, &ds, &ts, err) != 0) return -1;
     int rc = -1, n = tokset_size(ts), width = task_num_outputs(s->task);
+    const int root = dist_is_root(o->dist);
     const char *name = task_split_name(s->task, split);
     float *outputs = err_calloc(err, (size_t)n * width, sizeof(float), "model outputs");
     cJSON *j = cJSON_AddObjectToObject(out, name);
     if (!outputs || !j) goto done;
     bert_reset_zero_counts(s->model);
     double t0 = clock_seconds();
-    if (session_predict_progress(s, ts, o->data.batch_size, outputs, name, err) != 0) goto done;
+    if (session_predict_sharded(s, ts, o->data.batch_size, outputs, name, o->dist, err) != 0)
+        goto done;
     double took = clock_seconds() - t0;
-    fprintf(stderr, "%s %s: %d examples in %.1fs (%.1f examples/s)\n", task_name(s->task), name, n,
+    if (root) fprintf(stderr, "%s %s: %d examples in %.1fs (%.1f examples/s)\n", task_name(s->task), name, n,
             took, n / took);
     cJSON_AddNumberToObject(j, "examples", n);
     cJSON_AddNumberToObject(j, "examples_per_second", n / took);
@@ -72,11 +73,12 @@ static int score_split(Session *s, const EvaluationOptions *o, int split, int se
         if (session_score(s, ds, outputs, &sc, err) != 0) goto done;
         char line[512];
         scores_format(line, sizeof line, &sc);
-        printf("%s %s: %s\n", task_name(s->task), name, line);
+        if (root) printf("%s %s: %s\n", task_name(s->task), name, line);
         scores_to_json(cJSON_AddObjectToObject(j, "metrics"), &sc);
     }
-    report_sparsity(s->model, cJSON_AddObjectToObject(j, "attention_sparsity"));
-    if (o->predictions) {
+    if (report_sparsity(s, o->dist, cJSON_AddObjectToObject(j, "attention_sparsity"), err) != 0)
+        goto done;
+    if (o->predictions && root) {
         char path[4096];
         split_path(path, sizeof path, o->predictions, name, several);
         int submission = task_split_kind(s->task, split) == SPLIT_TEST && !task_is_multi_label(s->task);
@@ -110,15 +112,16 @@ int evaluation_run(const EvaluationOptions *o, Err *err) {
     int rc = -1;
     cJSON *root = cJSON_CreateObject();
     const AttnMap attn = bert_config(s.model)->attn;
-    if (s.load.classifier_initialised)
+    if (s.load.classifier_initialised && dist_is_root(o->dist))
         fprintf(stderr, "warning: %s has no classifier head for %d outputs: scoring a randomly "
                         "initialised head\n", o->data.model_dir, task_num_outputs(s.task));
     char shown[64], checkpoint[64];
-    if (s.attn_overridden)
+    if (s.attn_overridden && dist_is_root(o->dist))
         fprintf(stderr, "attention: %s (--attn overrides the checkpoint's %s)\n",
                 attn_map_format(shown, sizeof shown, attn),
                 attn_map_format(checkpoint, sizeof checkpoint, s.checkpoint_attn));
-    fprintf(stderr, "attention map: %s (%s)\n", attn_map_format(shown, sizeof shown, attn),
+    if (dist_is_root(o->dist))
+        fprintf(stderr, "attention map: %s (%s)\n", attn_map_format(shown, sizeof shown, attn),
             o->data.attn_given ? "command line" : s.config.has_attn ? "checkpoint" : "default");
     cJSON_AddStringToObject(root, "model", o->data.model_dir);
     cJSON_AddStringToObject(root, "task", task_name(s.task));
@@ -139,7 +142,7 @@ int evaluation_run(const EvaluationOptions *o, Err *err) {
         if (task_split_kind(s.task, sp) == want &&
             score_split(&s, o, sp, matching > 1, splits, err) != 0)
             goto done;
-    if (o->metrics_out) {
+    if (o->metrics_out && dist_is_root(o->dist)) {
         char *text = cJSON_Print(root);
         if (!text) {
             err_set(err, "%s: out of memory", o->metrics_out);

@@ -12,6 +12,7 @@ typedef struct {
     const char *split;         // "dev" or "test"
     const char *predictions;   // file, or NULL
     const char *metrics_out;   // file, or NULL
+    const Dist *dist;          // the ranks sharing the batches; the root alone prints and writes
 } EvaluationOptions;
 
 int evaluation_run(const EvaluationOptions *opt, Err *err);

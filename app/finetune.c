@@ -31,7 +31,9 @@ typedef struct {
     float *dev_out;
     real *multi_hot;  // multi-label: the batch's targets [batch_size, C]
     Optimizer *optim;
-    Batch *batch;
+    Batch **micro;    // [grad_accum]: this rank's micro-batches of a step
+    MicroBatch *shards;  // [grad_accum]: them, with their place in the global batch
+    int micro_rows;   // their capacity: --batch-size / (ranks x grad_accum), rounded up
     BatchPlan *plan;
     int plan_epoch;
     FILE *log;
@@ -139,6 +141,8 @@ static char *state_json(const Trainer *t) {
     cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
     cJSON_AddNumberToObject(j, "evals_without_improvement", t->early.bad_evals);
     cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+    cJSON_AddNumberToObject(j, "ranks", t->opt->dist->size);
+    cJSON_AddNumberToObject(j, "grad_accum", t->opt->grad_accum);
     cJSON_AddItemToObject(j, "run_config", run_config_json(t));
     cJSON *data = cJSON_AddObjectToObject(j, "train_data");
     char hash[32];
@@ -152,6 +156,7 @@ static char *state_json(const Trainer *t) {
 }
 
 static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
+    if (!dist_is_root(t->opt->dist)) return 0;  // every rank holds the same weights
     // The log must hold every step the checkpoint holds: a run killed after
     // the swap and resumed from it would otherwise lose those lines.
     if (fflush(t->log) != 0 || ferror(t->log))
@@ -259,7 +264,12 @@ static int resume(Trainer *t, Err *err) {
         }
     }
     if (check_train_data(t, state, err) != 0) goto done;
-    if ((int)json_count(state, "threads", 0) != omp_get_max_threads())
+    const int ranks = (int)json_count(state, "ranks", 1);
+    if (ranks != t->opt->dist->size && dist_is_root(t->opt->dist))
+        fprintf(stderr, "warning: resuming on %d ranks, the run used %d: the same global batches, "
+                        "results equal to float32 summation order\n", t->opt->dist->size, ranks);
+    if ((int)json_count(state, "threads", 0) != omp_get_max_threads() &&
+        dist_is_root(t->opt->dist))
         fprintf(stderr, "warning: resuming with %d threads, the run used %d: results will not be "
                         "bit-identical to an uninterrupted run\n",
                 omp_get_max_threads(), (int)json_count(state, "threads", 0));
@@ -281,8 +291,9 @@ static int resume(Trainer *t, Err *err) {
     float *m = optim_moments(t->optim, 0, &n);
     if (m && ckpt_load_moments(t->path_last, m, optim_moments(t->optim, 1, NULL), n, err) != 0)
         goto done;
-    if (truncate_log(t->path_log, t->step, err) != 0) goto done;
-    fprintf(stderr, "resuming %s at step %ld of %ld (epoch %ld, batch %ld)\n", t->path_last, t->step,
+    if (dist_is_root(t->opt->dist) && truncate_log(t->path_log, t->step, err) != 0) goto done;
+    if (dist_is_root(t->opt->dist))
+        fprintf(stderr, "resuming %s at step %ld of %ld (epoch %ld, batch %ld)\n", t->path_last, t->step,
             t->total_steps, t->step / t->batches_per_epoch, t->step % t->batches_per_epoch);
     rc = 0;
 done:
@@ -293,6 +304,7 @@ done:
 
 // The run's configuration as the log's first record (the report shows it).
 static int log_config(Trainer *t, Err *err) {
+    if (!t->log) return 0;  // not the root rank
     cJSON *j = run_config_json(t);
     if (!j) return err_set(err, "%s: out of memory", t->path_log);
     cJSON_AddItemToObjectCS(j, "event", cJSON_CreateString("config"));
@@ -301,6 +313,8 @@ static int log_config(Trainer *t, Err *err) {
     cJSON_AddNumberToObject(j, "batches_per_epoch", t->batches_per_epoch);
     cJSON_AddNumberToObject(j, "train_examples", tokset_size(t->train_ts));
     cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+    cJSON_AddNumberToObject(j, "ranks", t->opt->dist->size);
+    cJSON_AddNumberToObject(j, "grad_accum", t->opt->grad_accum);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     if (!text) return err_set(err, "%s: out of memory", t->path_log);
@@ -313,21 +327,27 @@ static int log_config(Trainer *t, Err *err) {
 // ------------------------------------------------------------ evaluation
 
 // Adds the fraction of exact zeros among real attention probabilities of
-// the last prediction pass, per layer and overall (what ./evaluate reports).
-static void add_zero_fractions(const Bert *model, cJSON *j) {
-    const uint64_t *zeros, *total;
-    bert_zero_counts(model, &zeros, &total);
-    uint64_t z = 0, n = 0;
+// the last prediction pass, per layer and overall (what ./evaluate reports),
+// over every rank's share.
+static int add_zero_fractions(const Session *s, const Dist *dist, cJSON *j, Err *err) {
+    const int L = bert_config(s->model)->num_layers;
+    double counts[2 * L], z = 0, n = 0;
+    if (session_zero_counts(s, dist, counts, err) != 0) return -1;
     cJSON *per_layer = cJSON_AddArrayToObject(j, "attention_zeros");
-    for (int l = 0; l < bert_config(model)->num_layers; l++) {
-        cJSON_AddItemToArray(per_layer, cJSON_CreateNumber(total[l] ? (double)zeros[l] / (double)total[l] : 0.0));
-        z += zeros[l];
-        n += total[l];
+    for (int l = 0; l < L; l++) {
+        cJSON_AddItemToArray(per_layer, cJSON_CreateNumber(counts[L + l] ? counts[l] / counts[L + l] : 0.0));
+        z += counts[l];
+        n += counts[L + l];
     }
-    cJSON_AddNumberToObject(j, "attention_zeros_overall", n ? (double)z / (double)n : 0.0);
+    cJSON_AddNumberToObject(j, "attention_zeros_overall", n ? z / n : 0.0);
+    return 0;
 }
 
 static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *err) {
+    // Every rank predicts its share of the dev batches, gets all outputs and
+    // scores them (so every rank knows the best step); the root writes.
+    const Dist *dist = t->opt->dist;
+    const int root = dist_is_root(dist);
     double primary = NAN;  // the --metric-for-best value of the first dev split
     // Sparse maps: count exact zeros on the dev set for the log and the report.
     const int sparse = bert_config(t->s.model)->attn.kind != ATTN_SOFTMAX;
@@ -337,8 +357,8 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
         char label[96];
         snprintf(label, sizeof label, "eval %s", task_split_name(t->s.task, t->dev_split[d]));
         bert_reset_zero_counts(t->s.model);
-        if (session_predict_progress(&t->s, t->dev_ts[d], t->opt->data.batch_size, t->dev_out,
-                                     label, err) != 0)
+        if (session_predict_sharded(&t->s, t->dev_ts[d], t->micro_rows, t->dev_out, label, dist,
+                                    err) != 0)
             return err_prefix(err, "step %ld: evaluating %s (lr %g): stopped, nothing saved",
                               t->step, task_split_name(t->s.task, t->dev_split[d]),
                               lr_at(t->opt->lr, t->step - 1, t->total_steps, t->warmup_steps));
@@ -351,32 +371,37 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
             return -1;
         char line[512];
         scores_format(line, sizeof line, &sc);
-        fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
+        if (root) fprintf(stderr, "eval %s step %ld/%ld %s: %s (%.1fs)\n", why, t->step, t->total_steps,
                 task_split_name(t->s.task, t->dev_split[d]), line, clock_seconds() - t0);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "event", "eval");
         cJSON_AddNumberToObject(j, "step", (double)t->step);
         cJSON_AddStringToObject(j, "split", task_split_name(t->s.task, t->dev_split[d]));
         scores_to_json(j, &sc);
-        if (sparse) add_zero_fractions(t->s.model, j);
+        if (sparse && add_zero_fractions(&t->s, dist, j, err) != 0) {
+            cJSON_Delete(j);
+            return -1;
+        }
         // Wall-clock fields last ("seconds" as in the step records).
         cJSON_AddNumberToObject(j, "seconds", clock_seconds() - t_start);
         cJSON_AddNumberToObject(j, "eval_seconds", clock_seconds() - t0);
         char *text = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
-        if (text) fprintf(t->log, "%s\n", text);
+        if (text && t->log) fprintf(t->log, "%s\n", text);
         free(text);
-        if (fflush(t->log) != 0 || ferror(t->log))
+        if (t->log && (fflush(t->log) != 0 || ferror(t->log)))
             return err_set(err, "%s: write failed: %s", t->path_log, strerror(errno));
     }
     bert_count_zeros(t->s.model, 0);
     Err report_err;
-    if (report_write(t->opt->out_dir, &report_err) != 0)
+    if (root && report_write(t->opt->out_dir, &report_err) != 0)
         fprintf(stderr, "warning: report: %s\n", report_err.msg);
     if (early_stop_update(&t->early, primary, &t->stop_early)) {
         t->best_score = primary;
         t->best_step = t->step;
-        fprintf(stderr, "new best %.4f at step %ld: writing %s\n", primary, t->step, t->path_best);
+        if (root)
+            fprintf(stderr, "new best %.4f at step %ld: writing %s\n", primary, t->step,
+                    t->path_best);
         if (save_checkpoint(t, t->path_best, err) != 0) return -1;
     }
     return 0;
@@ -412,8 +437,15 @@ static int setup_multilabel(Trainer *t, Err *err) {
     return 0;
 }
 
+// Rows of one rank's micro-batch: the global batch over ranks x micro-batches.
+static int micro_batch_rows(const TrainOptions *o) {
+    const int pieces = o->dist->size * o->grad_accum;
+    return (o->data.batch_size + pieces - 1) / pieces;
+}
+
 static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     t->opt = o;
+    t->micro_rows = micro_batch_rows(o);
     t->best_score = -INFINITY;
     t->best_step = -1;
     t->early = (EarlyStop){.patience = o->patience, .min_delta = o->min_delta, .direction = 1};
@@ -422,7 +454,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         path_join(t->path_best, sizeof t->path_best, o->out_dir, "best", err) != 0 ||
         path_join(t->path_log, sizeof t->path_log, o->out_dir, "log.jsonl", err) != 0)
         return -1;
-    if (session_open(&t->s, &o->data, o->data.batch_size, o->seed, err) != 0) return -1;
+    if (session_open(&t->s, &o->data, t->micro_rows, o->seed, err) != 0) return -1;
     const HfConfig *hc = &t->s.config;
     if (t->s.load.pooler_initialised)
         fprintf(stderr, "%s: no pooler in the checkpoint: initialised normal(0, %g), bias 0\n",
@@ -465,14 +497,17 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
     bert_params(t->s.model, &num_params);
     size_t moments = o->optim == OPTIM_ADAMW ? 2 * num_params * sizeof(float) : 0;
     if (!t->dev_out ||
-        session_check_memory(bert_config(t->s.model), o->data.batch_size, t->s.max_len, 1,
+        session_check_memory(bert_config(t->s.model), t->micro_rows, t->s.max_len, 1,
                              bert_precision(t->s.model), moments, err) != 0 ||
         bert_enable_grads(t->s.model, err) != 0)
         return -1;
     OptimConfig oc = {o->optim, o->lr, o->weight_decay, 0.9f, 0.999f, 1e-8f};
     t->optim = optim_build(&oc, t->s.model, err);
-    t->batch = batch_alloc(o->data.batch_size, t->s.max_len, err);
-    if (!t->optim || !t->batch) return -1;
+    t->micro = err_calloc(err, (size_t)o->grad_accum, sizeof *t->micro, "micro-batches");
+    t->shards = err_calloc(err, (size_t)o->grad_accum, sizeof *t->shards, "micro-batches");
+    if (!t->optim || !t->micro || !t->shards) return -1;
+    for (int k = 0; k < o->grad_accum; k++)
+        if (!(t->micro[k] = batch_alloc(t->micro_rows, t->s.max_len, err))) return -1;
     t->batches_per_epoch = (tokset_size(t->train_ts) + o->data.batch_size - 1) / o->data.batch_size;
     t->total_steps = o->max_steps > 0 ? o->max_steps : (long)o->epochs * t->batches_per_epoch;
     t->warmup_steps = warmup_steps_for(o->warmup, t->total_steps);
@@ -484,6 +519,7 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
         return err_set(err, "%s: a run is already there; pass --resume to continue it or choose "
                             "another --out", t->path_last);
     }
+    if (!dist_is_root(o->dist)) return 0;  // the root alone writes OUT
     if (dir_make(o->out_dir, err) != 0) return -1;
     t->log = fopen(t->path_log, o->resume ? "a" : "w");
     if (!t->log) return err_set(err, "%s: cannot open for writing: %s", t->path_log, strerror(errno));
@@ -493,7 +529,9 @@ static int setup(Trainer *t, const TrainOptions *o, Err *err) {
 static void teardown(Trainer *t) {
     if (t->log && fclose(t->log) != 0) fprintf(stderr, "warning: %s: close failed\n", t->path_log);
     plan_free(t->plan);
-    batch_free(t->batch);
+    for (int k = 0; t->micro && k < t->opt->grad_accum; k++) batch_free(t->micro[k]);
+    free(t->micro);
+    free(t->shards);
     optim_free(t->optim);
     free(t->dev_out);
     free(t->multi_hot);
@@ -508,29 +546,41 @@ static void teardown(Trainer *t) {
 
 // ------------------------------------------------------------ the loop
 
-// The batch of step t->step: batch t->step % batches_per_epoch of its
-// epoch's plan.
-static const Batch *next_batch(Trainer *t, Err *err) {
+// The global batch of step t->step (batch t->step % batches_per_epoch of
+// its epoch's plan, the same on every rank) and this rank's shards of it:
+// piece k * ranks + rank of ranks x grad_accum contiguous pieces goes to
+// micro-batch k.  Fills micro [grad_accum] and *global.
+static int next_micro_batches(Trainer *t, MicroBatch *micro, StepGlobal *global, Err *err) {
     const TrainOptions *o = t->opt;
     int epoch = (int)(t->step / t->batches_per_epoch), k = (int)(t->step % t->batches_per_epoch);
     if (t->plan_epoch != epoch) {
         plan_free(t->plan);
         t->plan = plan_train(tokset_lengths(t->train_ts), tokset_size(t->train_ts),
                              o->data.batch_size, o->seed, epoch, err);
-        if (!t->plan) return NULL;
+        if (!t->plan) return -1;
         t->plan_epoch = epoch;
     }
     const int *rows;
-    int n = plan_batch(t->plan, k, &rows);
-    if (batch_fill(t->batch, t->train_ts, rows, n, err) != 0) return NULL;
-    if (t->multi_hot)
-        multilabel_targets(t->train_ds, rows, n, task_num_outputs(t->s.task), t->multi_hot);
-    return t->batch;
+    const int n = plan_batch(t->plan, k, &rows), *lengths = tokset_lengths(t->train_ts);
+    const Dist *d = o->dist;
+    const int C = task_num_outputs(t->s.task);
+    *global = (StepGlobal){d, n, 0};
+    for (int i = 0; i < n; i++)
+        if (lengths[rows[i]] > global->global_seq) global->global_seq = lengths[rows[i]];
+    for (int m = 0; m < o->grad_accum; m++) {
+        int lo, hi;
+        dist_shard(n, m * d->size + d->rank, d->size * o->grad_accum, &lo, &hi);
+        real *multi_hot = t->multi_hot ? t->multi_hot + (size_t)lo * C : NULL;
+        micro[m] = (MicroBatch){hi > lo ? t->micro[m] : NULL, lo, hi > lo ? multi_hot : NULL};
+        if (hi > lo && batch_fill(t->micro[m], t->train_ts, rows + lo, hi - lo, err) != 0) return -1;
+        if (hi > lo && multi_hot) multilabel_targets(t->train_ds, rows + lo, hi - lo, C, multi_hot);
+    }
+    return 0;
 }
 
 static StepSchedule step_schedule(const Trainer *t) {
     return (StepSchedule){t->opt->lr, t->total_steps, t->warmup_steps, t->opt->clip,
-                          t->s.output_map, t->multi_hot};
+                          t->s.output_map};
 }
 
 static int write_results(Trainer *t, double wall, Err *err) {
@@ -573,15 +623,18 @@ int finetune_run(const TrainOptions *o, Err *err) {
     Trainer t = {0};
     int rc = -1;
     if (setup(&t, o, err) != 0) goto done;
+    const int root = dist_is_root(o->dist);
     char attn[64];
-    fprintf(stderr,
+    if (root) fprintf(stderr,
             "fine-tuning %s on %s: %d train examples, %d batches/epoch, %ld steps (warmup %ld), "
             "attention %s",
             o->data.model_dir, task_name(t.s.task), tokset_size(t.train_ts), t.batches_per_epoch,
             t.total_steps, t.warmup_steps,
             attn_map_format(attn, sizeof attn, bert_config(t.s.model)->attn));
-    fprintf(stderr, ", %s lr %g, %d threads\n", o->optim == OPTIM_SGD ? "sgd" : "adamw", o->lr,
-            omp_get_max_threads());
+    if (root)
+        fprintf(stderr, ", %s lr %g, %d threads x %d ranks, micro-batches of %d x %d per rank\n",
+                o->optim == OPTIM_SGD ? "sgd" : "adamw", o->lr, omp_get_max_threads(),
+                o->dist->size, t.micro_rows, o->grad_accum);
 
     if (!o->resume && log_config(&t, err) != 0) goto done;
     const long start_step = t.step;
@@ -595,10 +648,11 @@ int finetune_run(const TrainOptions *o, Err *err) {
     const StepSchedule schedule = step_schedule(&t);
     while (t.step < t.total_steps) {
         StepStats st;
-        const Batch *batch = next_batch(&t, err);
+        StepGlobal global;
+        if (next_micro_batches(&t, t.shards, &global, err) != 0) goto done;
         const double t_step = clock_seconds();
-        if (!batch ||
-            train_step(t.s.model, t.optim, batch, &t.dropout, t.step, &schedule, &st, err) != 0)
+        if (train_step_sharded(t.s.model, t.optim, t.shards, o->grad_accum, &global, &t.dropout,
+                               t.step, &schedule, &st, err) != 0)
             goto done;
         const double step_seconds = clock_seconds() - t_step;
         t.step++;
@@ -606,12 +660,18 @@ int finetune_run(const TrainOptions *o, Err *err) {
         window++;
         tokens_total += st.tokens;
         tokens_window += st.tokens;
-        fprintf(t.log,
+        // The all-reduce time only in data-parallel runs: a single-process
+        // log stays as it was.
+        char reduce[48] = "";
+        if (o->dist->size > 1)
+            snprintf(reduce, sizeof reduce, ",\"reduce_seconds\":%.4f", st.reduce_seconds);
+        if (t.log)
+            fprintf(t.log,
                 "{\"event\":\"step\",\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"lr\":%.6g,"
-                "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f,\"step_seconds\":%.4f}\n",
+                "\"grad_norm\":%.6g,\"tokens\":%ld,\"seconds\":%.3f,\"step_seconds\":%.4f%s}\n",
                 t.step, (t.step - 1) / t.batches_per_epoch, st.loss, st.lr, st.grad_norm, st.tokens,
-                clock_seconds() - t_start, step_seconds);
-        if (t.step % o->log_every == 0 || t.step == t.total_steps) {
+                clock_seconds() - t_start, step_seconds, reduce);
+        if (root && (t.step % o->log_every == 0 || t.step == t.total_steps)) {
             double now = clock_seconds(),
                    per_step = (now - t_start - paused) / (double)(t.step - start_step);
             char eta[32];
@@ -653,11 +713,15 @@ int finetune_run(const TrainOptions *o, Err *err) {
             break;
         }
         if (stop) {
-            fprintf(stderr, "stopping after step %ld (--stop-after); continue with --resume\n", t.step);
+            if (root) fprintf(stderr, "stopping after step %ld (--stop-after); continue with --resume\n", t.step);
             break;
         }
     }
     double wall = clock_seconds() - t_start;
+    if (!root) {
+        rc = 0;
+        goto done;
+    }
     char took[32];
     format_duration(took, sizeof took, wall);
     fprintf(stderr, "done: %ld steps in %s (%.0f tok/s); ", t.step - start_step, took,

@@ -9,6 +9,7 @@
 
 #include "train/optim.h"
 #include "app/session.h"
+#include "util/dist.h"
 #include "util/err.h"
 
 typedef struct {
@@ -30,6 +31,8 @@ typedef struct {
     int patience;        // > 0: stop after N evaluations without improvement (train/early_stop.h)
     double min_delta;    // the improvement that resets the patience count
     const char *metric_for_best;  // the dev metric that picks OUT/best; NULL: the primary score
+    int grad_accum;      // micro-batches per optimizer step (per rank)
+    const Dist *dist;    // the ranks sharing each global batch of --batch-size rows
 } TrainOptions;
 
 int finetune_run(const TrainOptions *opt, Err *err);

@@ -217,6 +217,12 @@ int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *o
 
 int session_predict_progress(Session *s, const TokenizedSet *ts, int batch_size, float *out,
                              const char *label, Err *err) {
+    const Dist one = dist_single();
+    return session_predict_sharded(s, ts, batch_size, out, label, &one, err);
+}
+
+int session_predict_sharded(Session *s, const TokenizedSet *ts, int batch_size, float *out,
+                            const char *label, const Dist *dist, Err *err) {
     enum { PROGRESS_EVERY_SECONDS = 5 };
     const double t0 = clock_seconds();
     double last_print = t0;
@@ -225,7 +231,8 @@ int session_predict_progress(Session *s, const TokenizedSet *ts, int batch_size,
     BatchPlan *plan = plan_eval(tokset_lengths(ts), tokset_size(ts), batch_size, err);
     Batch *batch = batch_alloc(batch_size, tokset_max_len(ts), err);
     if (!plan || !batch) goto done;
-    for (int k = 0; k < plan_num_batches(plan); k++) {
+    if (dist->size > 1) memset(out, 0, sizeof(float) * (size_t)tokset_size(ts) * width);
+    for (int k = dist->rank; k < plan_num_batches(plan); k += dist->size) {
         const int *rows;
         int n = plan_batch(plan, k, &rows);
         if (batch_fill(batch, ts, rows, n, err) != 0) goto done;
@@ -241,17 +248,30 @@ int session_predict_progress(Session *s, const TokenizedSet *ts, int batch_size,
         plan_scatter(plan, k, logits, width, out);
         done_rows += n;
         double now = clock_seconds();
-        if (label && now - last_print >= PROGRESS_EVERY_SECONDS && k + 1 < plan_num_batches(plan)) {
+        if (label && dist_is_root(dist) && now - last_print >= PROGRESS_EVERY_SECONDS &&
+            k + dist->size < plan_num_batches(plan)) {
             // Longest rows come first, so the rate only improves: the ETA is an upper bound.
-            double eta = (now - t0) / done_rows * (tokset_size(ts) - done_rows);
-            fprintf(stderr, "%s: %d/%d examples (%.0fs, ETA %.0fs)\n", label, done_rows,
+            const int all_rows = done_rows * dist->size;  // about: the ranks run alike
+            double eta = (now - t0) / all_rows * (tokset_size(ts) - all_rows);
+            fprintf(stderr, "%s: %d/%d examples (%.0fs, ETA %.0fs)\n", label, all_rows,
                     tokset_size(ts), now - t0, eta);
             last_print = now;
         }
     }
-    rc = 0;
+    rc = dist_allreduce_sum(dist, out, (size_t)tokset_size(ts) * width, "gathering outputs", err);
 done:
     plan_free(plan);
     batch_free(batch);
     return rc;
+}
+
+int session_zero_counts(const Session *s, const Dist *dist, double *counts, Err *err) {
+    const uint64_t *zeros, *total;
+    bert_zero_counts(s->model, &zeros, &total);
+    const int L = bert_config(s->model)->num_layers;
+    for (int l = 0; l < L; l++) {
+        counts[l] = (double)zeros[l];
+        counts[L + l] = (double)total[l];
+    }
+    return dist_allreduce_sum_f64(dist, counts, 2 * (size_t)L, err);
 }

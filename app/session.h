@@ -13,6 +13,7 @@
 #include "tasks/metrics.h"
 #include "tasks/task.h"
 #include "tokenizer/tokenizer.h"
+#include "util/dist.h"
 #include "util/err.h"
 #include "weights/hf_model.h"
 
@@ -81,5 +82,15 @@ int session_predict(Session *s, const TokenizedSet *ts, int batch_size, float *o
 // seconds of a long pass (label NULL: silent).
 int session_predict_progress(Session *s, const TokenizedSet *ts, int batch_size, float *out,
                              const char *label, Err *err);
+// The same over the ranks of `dist`: rank r runs batches r, r + N, ... of
+// the one plan and the outputs are summed over the ranks (each row is
+// written by one rank, the others give 0), so every rank gets all of out,
+// equal to one process's.  Attention zero counts stay per rank.
+int session_predict_sharded(Session *s, const TokenizedSet *ts, int batch_size, float *out,
+                            const char *label, const Dist *dist, Err *err);
+// The exact-zero attention counts of the last prediction pass summed over
+// the ranks: counts [2 L] = zeros per layer, then probabilities per layer
+// (doubles: exact below 2^53).
+int session_zero_counts(const Session *s, const Dist *dist, double *counts, Err *err);
 
 #endif

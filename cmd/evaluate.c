@@ -14,7 +14,13 @@ static const char about[] =
 
 int main(int argc, char **argv) {
     file_size_limit_as_error();
-    EvaluationOptions o = {.data = CLI_SESSION_DEFAULTS, .split = "dev"};
+    Dist dist;
+    Err err;
+    if (dist_init(&dist, &argc, &argv, &err) != 0) {
+        fprintf(stderr, "evaluate: %s\n", err.msg);
+        return 1;
+    }
+    EvaluationOptions o = {.data = CLI_SESSION_DEFAULTS, .split = "dev", .dist = &dist};
     CliSessionExtras x = {.separator = "tab"};
     int threads = omp_get_max_threads();
     cli_session_rows(&o.data, &x);
@@ -27,17 +33,15 @@ int main(int argc, char **argv) {
     };
     const CliTable tables[] = {{x.rows, x.num_rows}, CLI_TABLE(own)};
     const CliCommand cmd = {"./evaluate", about, CLI_EVALUATE, x.maps, cli_session_task_bits, &o.data};
-    Err err;
     int rc = cli_parse(argc, argv, &cmd, tables, CLI_COUNT(tables), &err);
-    if (rc == 1) return 0;
+    if (rc == 1) {
+        dist_finalize(&dist);
+        return 0;
+    }
     if (rc == 0) rc = cli_finish_session(&o.data, &x, &err);
     if (rc == 0) {
         bert_set_threads(threads);
         rc = evaluation_run(&o, &err);
     }
-    if (rc != 0) {
-        fprintf(stderr, "evaluate: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    return dist_exit("evaluate", &dist, rc, &err);
 }

@@ -17,6 +17,12 @@ static const char about[] =
 
 int main(int argc, char **argv) {
     file_size_limit_as_error();
+    Dist dist;
+    Err err;
+    if (dist_init(&dist, &argc, &argv, &err) != 0) {
+        fprintf(stderr, "finetune: %s\n", err.msg);
+        return 1;
+    }
     TrainOptions o = {
         .data = CLI_SESSION_DEFAULTS,
         .out_dir = "runs/finetune",
@@ -28,6 +34,8 @@ int main(int argc, char **argv) {
         .seed = 42,
         .log_every = 10,
         .save_every = 500,
+        .grad_accum = 1,
+        .dist = &dist,
     };
     CliSessionExtras x = {.separator = "tab"};
     const char *optim = "adamw", *config = NULL;
@@ -50,6 +58,7 @@ int main(int argc, char **argv) {
         {"log-every", CLI_LONG, &o.log_every, "N", "progress line every N steps", .range = CLI_AT_LEAST(1)},
         {"resume", CLI_FLAG, &o.resume, NULL, "continue the run in OUT/last (same options)"},
         CLI_THREADS_ROW(&threads),
+        {"grad-accum", CLI_INT, &o.grad_accum, "K", "micro-batches per optimizer step: --batch-size is split over ranks x K", .range = CLI_AT_LEAST(1)},
         {"patience", CLI_INT, &o.patience, "N", "stop after N dev evaluations in a row without an improvement of more than --min-delta; 0 = never", .range = CLI_AT_LEAST(0)},
         {"min-delta", CLI_DOUBLE, &o.min_delta, "D", "the improvement of --metric-for-best that resets --patience", .range = CLI_AT_LEAST(0)},
         {"config", CLI_STRING, &config, "FILE.json", "options from a JSON object (keys as these options, or a checkpoint's trainer_state.json run_config); the command line overrides it"},
@@ -57,12 +66,15 @@ int main(int argc, char **argv) {
     };
     const CliTable tables[] = {{x.rows, x.num_rows}, CLI_TABLE(own)};
     const CliCommand cmd = {"./finetune", about, CLI_FINETUNE, x.maps, cli_session_task_bits, &o.data};
-    Err err;
     int nargs;
     char **args;
     int rc = config_expand_args(argc, argv, tables, CLI_COUNT(tables), &nargs, &args, &err);
     if (rc == 0) rc = cli_parse(nargs, args, &cmd, tables, CLI_COUNT(tables), &err);
-    if (rc == 1) return 0;
+    if (rc == 1) {
+        config_args_free(nargs, args, argv);
+        dist_finalize(&dist);
+        return 0;
+    }
     if (rc == 0) rc = cli_finish_session(&o.data, &x, &err);
     if (rc == 0) {
         if (strcmp(optim, "adamw") == 0)
@@ -76,7 +88,6 @@ int main(int argc, char **argv) {
         bert_set_threads(threads);
         rc = finetune_run(&o, &err);
     }
-    if (rc != 0) fprintf(stderr, "finetune: %s\n", err.msg);
     config_args_free(nargs, args, argv);
-    return rc != 0;
+    return dist_exit("finetune", &dist, rc, &err);
 }

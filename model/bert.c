@@ -92,6 +92,8 @@ struct Bert {
     bf16 *dout_h;                          // [N, max(3H, FF)]
     int gemm_failed;
     Err gemm_err;
+    BertLayerGradsHook layer_grads_hook;  // bert_on_layer_grads (NULL: none)
+    void *layer_grads_ctx;
 };
 
 // ------------------------------------------------------------ parameters
@@ -597,8 +599,14 @@ static int check_input(const Bert *m, const BertInput *in, Err *err) {
     return 0;
 }
 
-static void maybe_dropout(real *x, uint8_t *keep, long n, float p, const Bert *m, uint64_t site) {
-    if (m->training && p > 0) dropout_forward(x, keep, n, p, m->dropout.seed, site);
+// Dropout on x [B, seq, inner]: seq is T (every token) or 1 (one row per
+// sequence); elements numbered in the global batch (Dropout.row0, mask_seq).
+static void maybe_dropout(real *x, uint8_t *keep, int seq, int inner, float p, const Bert *m,
+                          uint64_t site) {
+    if (!m->training || p <= 0) return;
+    const int mask_seq = seq == 1 ? 1 : m->dropout.mask_seq ? m->dropout.mask_seq : m->T;
+    const DropoutFrame frame = {m->dropout.row0, seq, mask_seq, inner};
+    dropout_forward_framed(x, keep, (long)m->B * seq * inner, p, m->dropout.seed, site, &frame);
 }
 
 // out [B, H] = rows b * T of in [B * T, H]: the [CLS] rows.  out may be in
@@ -728,14 +736,16 @@ static void post_attention_forward(Bert *m, LayerActs *a, const LayerParams *p, 
     const long RH = (long)R * H;
     dense_forward(m, a->attn_res, ctx, a->ctx_h, p->out_w, p->out_wh, p->out_b,
                   R, H, H);
-    maybe_dropout(a->attn_res, a->keep_attn, RH, m->dropout.hidden, m, layer_site(l, SITE_ATTN));
+    maybe_dropout(a->attn_res, a->keep_attn, R / m->B, H, m->dropout.hidden, m,
+                  layer_site(l, SITE_ATTN));
     residual_forward(a->attn_res, x, RH);
     layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->attn_res, p->ln1_w, p->ln1_b, R, H,
                       c->layer_norm_eps);
     dense_forward(m, a->ffn_pre, a->ln1_out, a->ln1_h, p->in_w, p->in_wh, p->in_b, R, H, FF);
     const real *act = ffn_activation_forward(m, a, (long)R * FF);
     dense_forward(m, a->ffn_res, act, a->act_h, p->ffn_w, p->ffn_wh, p->ffn_b, R, FF, H);
-    maybe_dropout(a->ffn_res, a->keep_ffn, RH, m->dropout.hidden, m, layer_site(l, SITE_FFN));
+    maybe_dropout(a->ffn_res, a->keep_ffn, R / m->B, H, m->dropout.hidden, m,
+                  layer_site(l, SITE_FFN));
     residual_forward(a->ffn_res, a->ln1_out, RH);
     layernorm_forward(a->ln2_out, a->ln2_mean, a->ln2_rstd, a->ffn_res, p->ln2_w, p->ln2_b, R, H,
                       c->layer_norm_eps);
@@ -779,14 +789,14 @@ static void head_forward(Bert *m, const real *out) {
     take_cls_rows(m->cls_in, out, B, last_rows_per_seq(m), H);
     if (c->head == HEAD_XLMR) {
         memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
-        maybe_dropout(m->head_in, m->keep_head_in, (long)B * H, m->dropout.classifier, m,
+        maybe_dropout(m->head_in, m->keep_head_in, 1, H, m->dropout.classifier, m,
                       SITE_HEAD_IN);
     }
     linear_forward(m->pooled, pooler_input(m), bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B),
                    B, H, H);
     for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
     memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
-    maybe_dropout(m->pooled_drop, m->keep_pooled, (long)B * H, m->dropout.classifier, m,
+    maybe_dropout(m->pooled_drop, m->keep_pooled, 1, H, m->dropout.classifier, m,
                   SITE_POOLED);
     linear_forward(m->logits, m->pooled_drop, bert_param(m, PT_CLS_W), bert_param(m, PT_CLS_B), B,
                    H, C);
@@ -797,7 +807,8 @@ static AttentionDims attention_dims(Bert *m) {
     return (AttentionDims){.B = m->B, .T = m->T, .H = c->hidden_size, .NH = c->num_heads,
                            .lengths = m->lengths, .map = c->attn,
                            .dropout = m->training ? m->dropout.attention : 0.0f,
-                           .seed = m->dropout.seed, .scratch = m->attn_scratch,
+                           .seed = m->dropout.seed, .row0 = m->dropout.row0,
+                           .mask_seq = m->dropout.mask_seq, .scratch = m->attn_scratch,
                            .scratch_stride = attention_scratch_floats(m->max_seq)};
 }
 
@@ -822,7 +833,7 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
                        c->position_offset);
     layernorm_forward(m->emb_out, m->emb_mean, m->emb_rstd, m->emb_sum, bert_param(m, PT_EMB_LN_W),
                       bert_param(m, PT_EMB_LN_B), N, H, c->layer_norm_eps);
-    maybe_dropout(m->emb_out, m->keep_emb, (long)N * H, m->dropout.hidden, m, SITE_EMB);
+    maybe_dropout(m->emb_out, m->keep_emb, T, H, m->dropout.hidden, m, SITE_EMB);
     AttentionDims dims = attention_dims(m);
     const real *x = m->emb_out;
     for (int l = 0; l < c->num_layers; l++) x = layer_forward(m, l, x, &dims);
@@ -887,6 +898,10 @@ int bert_loss_multilabel(Bert *m, OutputMap map, const real *targets, real *loss
     m->loss_ready = 1;
     *loss = (real)(total / B);
     return 0;
+}
+
+void bert_scale_loss_grad(Bert *m, real scale) {
+    for (long i = 0; i < (long)m->B * m->cfg.num_labels; i++) m->dlogits[i] *= scale;
 }
 
 // --------------------------------------------------------------- backward
@@ -980,7 +995,10 @@ int bert_backward(Bert *m, Err *err) {
     const int B = m->B, T = m->T, N = B * T, H = c->hidden_size;
     head_backward(m);
     AttentionDims dims = attention_dims(m);
-    for (int l = c->num_layers - 1; l >= 0; l--) layer_backward(m, l, &dims);
+    for (int l = c->num_layers - 1; l >= 0; l--) {
+        layer_backward(m, l, &dims);
+        if (m->layer_grads_hook) m->layer_grads_hook(m->layer_grads_ctx, l);
+    }
 
     // embeddings
     maybe_dropout_backward(m->d_x, m->keep_emb, (long)N * H, m->dropout.hidden, m);
@@ -991,6 +1009,11 @@ int bert_backward(Bert *m, Err *err) {
                         bert_grad(m, PT_TYPE_EMB), m->d_tmp, m->ids, m->type_ids, m->lengths, B, T,
                         H, c->position_offset);
     return gemm_pass_status(m, "backward", err);
+}
+
+void bert_on_layer_grads(Bert *m, BertLayerGradsHook hook, void *ctx) {
+    m->layer_grads_hook = hook;
+    m->layer_grads_ctx = ctx;
 }
 
 // ------------------------------------------------------- sparsity counters

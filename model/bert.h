@@ -129,6 +129,11 @@ typedef struct {
     float attention;   // on the attention probabilities, after the map
     float classifier;  // on the pooled output, before the classifier
     uint64_t seed;     // masks are a pure function of (seed, site, element)
+    // Data parallelism: this forward's rows are rows row0.. of a global batch
+    // padded to mask_seq tokens (0: this batch's own length), and elements
+    // are numbered in that batch, so a shard draws one process's masks.
+    long row0;
+    int mask_seq;
 } Dropout;
 
 // Forward to logits.  dropout == NULL means inference (no dropout).
@@ -150,9 +155,19 @@ real bert_loss(Bert *model, const int *labels, const real *targets);
 // the batch, into *loss.  Fails only when its scratch cannot be allocated.
 int bert_loss_multilabel(Bert *model, OutputMap map, const real *targets, real *loss, Err *err);
 
+// dL/dlogits of the last bert_loss *= scale: the batch is one share of a
+// larger one (data parallelism, gradient accumulation) whose mean loss is
+// the target.
+void bert_scale_loss_grad(Bert *model, real scale);
+
 // Backward of the last forward + loss; accumulates into the gradients.
 // Fails (err says why) unless bert_loss ran after the last bert_forward.
 int bert_backward(Bert *model, Err *err);
+// Called by bert_backward as soon as layer `layer`'s gradients are final
+// (layers L-1 down to 0), so that their all-reduce can start while the
+// backward goes on (train/step.c); NULL turns it off.
+typedef void (*BertLayerGradsHook)(void *ctx, int layer);
+void bert_on_layer_grads(Bert *model, BertLayerGradsHook hook, void *ctx);
 
 // [B, NH, T, T] attention probabilities of `layer` in the last forward (after
 // the map, before dropout), or NULL when they are gone: inference keeps one

@@ -233,15 +233,27 @@ static inline int dropout_keep(uint64_t key, long index, uint32_t threshold) {
 
 static inline uint32_t dropout_threshold(float p) { return (uint32_t)lrint(p * 65536.0); }
 
-void dropout_forward(real *x, uint8_t *keep, long n, float p, uint64_t seed, uint64_t site) {
+// The global element index of local element i (identity without a frame).
+static inline long frame_index(const DropoutFrame *f, long i) {
+    if (!f) return i;
+    const long row_len = (long)f->seq * f->inner, b = i / row_len, rest = i % row_len;
+    return ((f->row0 + b) * f->mask_seq + rest / f->inner) * f->inner + rest % f->inner;
+}
+
+void dropout_forward_framed(real *x, uint8_t *keep, long n, float p, uint64_t seed, uint64_t site,
+                            const DropoutFrame *frame) {
     uint64_t key = rng_hash(seed, site);
     uint32_t threshold = dropout_threshold(p);
     real scale = (real)(1.0 / (1.0 - p));
 #pragma omp parallel for
     for (long i = 0; i < n; i++) {
-        keep[i] = (uint8_t)dropout_keep(key, i, threshold);
+        keep[i] = (uint8_t)dropout_keep(key, frame_index(frame, i), threshold);
         x[i] = keep[i] ? x[i] * scale : 0.0f;
     }
+}
+
+void dropout_forward(real *x, uint8_t *keep, long n, float p, uint64_t seed, uint64_t site) {
+    dropout_forward_framed(x, keep, n, p, seed, site, NULL);
 }
 
 void dropout_backward(real *dx, const real *dout, const uint8_t *keep, long n, float p) {
@@ -267,6 +279,7 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
     const uint64_t key = rng_hash(d->seed, d->site);
     const uint32_t threshold = dropout_threshold(d->dropout);
     const real keep_scale = (real)(1.0 / (1.0 - d->dropout));
+    const long TM = d->mask_seq ? d->mask_seq : T;  // dropout masks: the global batch's frame
     uint64_t zero_count = 0, pair_count = 0;
 #pragma omp parallel for schedule(dynamic) reduction(+ : zero_count, pair_count)
     for (int bh = 0; bh < B * NH; bh++) {
@@ -289,8 +302,9 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
         memset(P + (size_t)q * T, 0, sizeof(real) * (size_t)(T - q) * T);
         if (d->dropout > 0) {
             uint8_t *kp = keep + (size_t)bh * T * T;
+            const long base = ((d->row0 + b) * NH + h) * TM * TM;
             for (long i = 0; i < (long)T * T; i++) {
-                long index = (long)bh * T * T + i;
+                long index = base + i / T * TM + i % T;
                 kp[i] = (uint8_t)dropout_keep(key, index, threshold);
                 Pd[i] = kp[i] ? P[i] * keep_scale : 0.0f;
             }

@@ -63,6 +63,17 @@ void gelu_backward(real *din, const real *in, const real *dout, long n);
 // Inverted dropout in place: x [n] *= keep / (1 - p), keep [n] saved.
 // The mask is a pure function of (seed, site, element index).
 void dropout_forward(real *x, uint8_t *keep, long n, float p, uint64_t seed, uint64_t site);
+// Where a shard's elements sit in the global batch, so that N ranks draw the
+// masks one process would: element (b, t, j) of a local [B, T, inner] tensor
+// is element ((row0 + b) * mask_seq + t) * inner + j of the global batch
+// padded to mask_seq tokens.  row0 = 0 and mask_seq = T is the identity.
+typedef struct {
+    long row0;
+    int seq, mask_seq, inner;
+} DropoutFrame;
+// dropout_forward over x [B, T, inner] (n = B * T * inner) at `frame`.
+void dropout_forward_framed(real *x, uint8_t *keep, long n, float p, uint64_t seed, uint64_t site,
+                            const DropoutFrame *frame);
 // dx [n] = dout [n] * keep / (1 - p)  (in place allowed)
 void dropout_backward(real *dx, const real *dout, const uint8_t *keep, long n, float p);
 
@@ -84,6 +95,8 @@ typedef struct {
     AttnMap map;
     float dropout;       // attention-probability dropout (0 = off)
     uint64_t seed, site;
+    long row0;           // the rows' offset in the global batch (dropout masks)
+    int mask_seq;        // the global batch's padded length (dropout masks; 0 = T)
     real *scratch;       // per thread: attention_scratch_floats(T)
     int scratch_stride;
     int cls_only;        // queries: only position 0 ([CLS]) of each row; keys: all

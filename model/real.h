@@ -64,6 +64,8 @@ typedef double real;
 #define bert_pooled bert_pooled_f64
 #define bert_logits bert_logits_f64
 #define bert_loss bert_loss_f64
+#define bert_on_layer_grads bert_on_layer_grads_f64
+#define bert_scale_loss_grad bert_scale_loss_grad_f64
 #define bert_backward bert_backward_f64
 #define bert_count_zeros bert_count_zeros_f64
 #define bert_zero_counts bert_zero_counts_f64
@@ -77,6 +79,7 @@ typedef double real;
 #define gelu_forward gelu_forward_f64
 #define gelu_backward gelu_backward_f64
 #define dropout_forward dropout_forward_f64
+#define dropout_forward_framed dropout_forward_framed_f64
 #define dropout_backward dropout_backward_f64
 #define residual_forward residual_forward_f64
 #define attention_scratch_floats attention_scratch_floats_f64

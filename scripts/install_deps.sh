@@ -3,9 +3,10 @@
 set -euo pipefail
 # libdnnl-dev: the bf16 GEMMs.  chromium: tests/browser_check.sh renders the
 # report and an attention map headless.  clang, libclang-rt-14-dev (libFuzzer)
-# and libomp-14-dev (OpenMP for clang): `make fuzz`.
+# and libomp-14-dev (OpenMP for clang): `make fuzz`.  openmpi-bin,
+# libopenmpi-dev: data-parallel runs (mpirun; every binary links Open MPI).
 pkgs=(build-essential pkg-config libopenblas-dev libcjson-dev check libsentencepiece-dev sentencepiece libdnnl-dev unzip curl
-      chromium clang libclang-rt-14-dev libomp-14-dev)
+      chromium clang libclang-rt-14-dev libomp-14-dev openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -33,6 +33,7 @@
 
 #include "model/attention.h"
 #include "tests/testutil.h"
+#include "util/clock.h"
 #include "util/fileio.h"
 #include "weights/safetensors.h"
 
@@ -2022,6 +2023,232 @@ START_TEST(resume_refuses_changed_train_file) {
 }
 END_TEST
 
+// ------------------------------------------------------------ data parallelism (mpirun)
+
+// Open MPI's launcher (Debian's path); CI runs as root, hence the flag.
+#define MPIRUN "/usr/bin/mpirun"
+
+// "mpirun ... -np RANKS [over TCP on the loopback] ./finetune" and the tiny
+// SST-2 run every data-parallel test shares: 6 rows in batches of 4 (so the
+// last batch of an epoch, 2 rows, splits unevenly), SGD so that the weights
+// follow the gradients linearly (AdamW divides by sqrt(v) and turns float32
+// summation noise in tiny gradients into lr-sized steps).
+static void add_dist_run(Args *a, int ranks, int tcp, const char *dropout, const char *out) {
+    if (ranks > 1) {
+        args_add(a, MPIRUN, "--allow-run-as-root", "--oversubscribe", NULL);
+        if (tcp) args_add(a, "--mca", "btl", "tcp,self", NULL);
+        args_add(a, "-np", NULL);
+        args_addf(a, "%d", ranks);
+    }
+    args_add(a, "./finetune", "--model", TINY, "--task", "sst2", "--data-dir", SGD_DATA,
+             "--max-len", "64", "--threads", "1", "--optim", "sgd", "--lr", "0.1", "--batch-size",
+             "4", "--epochs", "3", "--dropout", dropout, "--out", out, NULL);
+}
+
+// N ranks x K micro-batches take the update one process makes on the whole
+// batch: max |w - w_ref| over every tensor of OUT/last, measured 1.2e-7 on
+// this run (float32 summation order of the gradient sums), asserted <= 1e-6;
+// the dev metrics are equal.  With dropout on this holds only because masks
+// are numbered in the global batch (row offset, global padded length).
+static const struct {
+    int ranks, tcp, accum;
+    const char *dropout;
+} DIST_RUNS[] = {
+    {2, 0, 1, "0"}, {2, 0, 1, "0.1"}, {2, 1, 1, "0.1"}, {1, 0, 2, "0.1"}, {2, 0, 2, "0.1"},
+};
+
+// The best dev score and its step from OUT/results.json.
+static void best_score(const char *out, double *score, double *step) {
+    char *path = path_in(out, "results.json");
+    cJSON *j = read_json(path);
+    *score = json_at(j, path, "best_score")->valuedouble;
+    *step = json_at(j, path, "best_step")->valuedouble;
+    cJSON_Delete(j);
+    free(path);
+}
+
+static void expect_same_run(const char *got, const char *want, double atol) {
+    char *a = path_in(got, "last/model.safetensors"), *b = path_in(want, "last/model.safetensors");
+    compare_tensor_files(a, b, NULL, 0, atol, 0, NULL, 0);
+    double s1, t1, s2, t2;
+    best_score(got, &s1, &t1);
+    best_score(want, &s2, &t2);
+    ck_assert_msg(s1 == s2 && t1 == t2, "%s: best dev %g at step %g, one process %g at %g", got, s1,
+                  t1, s2, t2);
+    free(a);
+    free(b);
+}
+
+START_TEST(dist_matches_one_process) {
+    char *tmp = test_tmpdir(), *ref = path_in(tmp, "ref"), *out = path_in(tmp, "dist");
+    Args a = {0};
+    add_dist_run(&a, 1, 0, DIST_RUNS[_i].dropout, ref);
+    run_ok(&a);
+    add_dist_run(&a, DIST_RUNS[_i].ranks, DIST_RUNS[_i].tcp, DIST_RUNS[_i].dropout, out);
+    args_addf(&a, "--grad-accum=%d", DIST_RUNS[_i].accum);
+    run_ok(&a);
+    expect_same_run(out, ref, 1e-6);
+    free(ref);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// A checkpoint written by 2 ranks resumes on 1, and one written by 1 on 2:
+// the same weights as the uninterrupted one-process run (to 1e-6, as above).
+START_TEST(dist_resume_across_rank_counts) {
+    char *tmp = test_tmpdir(), *ref = path_in(tmp, "ref"), *out = path_in(tmp, "run");
+    Args a = {0};
+    add_dist_run(&a, 1, 0, "0.1", ref);
+    run_ok(&a);
+    const int first = _i == 0 ? 2 : 1;
+    add_dist_run(&a, first, 0, "0.1", out);
+    args_add(&a, "--stop-after", "3", NULL);
+    run_ok(&a);
+    add_dist_run(&a, 3 - first, 0, "0.1", out);
+    args_add(&a, "--resume", NULL);
+    run_ok(&a);
+    expect_same_run(out, ref, 1e-6);
+    free(ref);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// A /proc file (its size reads 0, so file_read_all does not apply), NUL
+// terminated; NULL if it is gone.
+static char *read_proc(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = malloc(65537);
+    ck_assert_ptr_nonnull(text);
+    *len = fread(text, 1, 65536, f);
+    text[*len] = '\0';
+    fclose(f);
+    return text;
+}
+
+// ./evaluate on 2 ranks (each runs every other batch of the one plan; the
+// outputs are summed, each row coming from one rank) writes the predictions
+// file of one process byte for byte, and the same metrics and attention
+// zero counts (sparsemax, summed over the ranks); --threads 1 on both, as
+// the thread count changes float32 summation order.
+START_TEST(dist_evaluate_matches_one_process) {
+    char *tmp = test_tmpdir();
+    char *files[2][2] = {{path_in(tmp, "one.tsv"), path_in(tmp, "one.json")},
+                         {path_in(tmp, "two.tsv"), path_in(tmp, "two.json")}};
+    Args a = {0};
+    for (int r = 0; r < 2; r++) {
+        if (r == 1)
+            args_add(&a, MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "2", NULL);
+        args_add(&a, "./evaluate", "--model", TINY, "--task", "sst2", "--data-dir", SGD_DATA,
+                 "--max-len", "64", "--attn", "sparsemax", "--batch-size", "1", "--threads", "1",
+                 "--predictions", files[r][0], "--metrics-out", files[r][1], NULL);
+        run_ok(&a);
+    }
+    ck_assert_msg(files_equal(files[0][0], files[1][0]), "%s and %s differ", files[0][0], files[1][0]);
+    cJSON *one = read_json(files[0][1]), *two = read_json(files[1][1]);
+    const cJSON *d1 = json_at(json_at(one, files[0][1], "splits"), files[0][1], "dev"),
+                *d2 = json_at(json_at(two, files[1][1], "splits"), files[1][1], "dev");
+    const char *keys[] = {"metrics", "attention_sparsity", "examples"};
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(cJSON_Compare(json_at(d1, files[0][1], keys[k]), json_at(d2, files[1][1], keys[k]), 1),
+                      "%s: dev.%s differs from %s", files[1][1], keys[k], files[0][1]);
+    cJSON_Delete(one);
+    cJSON_Delete(two);
+    for (int r = 0; r < 2; r++) {
+        free(files[r][0]);
+        free(files[r][1]);
+    }
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
+// The pid of the child of `parent` whose environment says it is MPI rank
+// `rank` (mpirun starts local ranks as its children); 0 if none yet.
+static pid_t mpi_rank_pid(pid_t parent, int rank) {
+    char path[64], want[48], *list;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)parent, (int)parent);
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    size_t len;
+    if (!(list = read_proc(path, &len))) return 0;
+    pid_t found = 0;
+    for (char *tok = strtok(list, " \n"); tok && !found; tok = strtok(NULL, " \n")) {
+        char env_path[64];
+        snprintf(env_path, sizeof env_path, "/proc/%s/environ", tok);
+        char *env = read_proc(env_path, &len);
+        if (!env) continue;
+        for (size_t at = 0; at < len && !found; at += strlen(env + at) + 1)
+            if (strcmp(env + at, want) == 0) found = (pid_t)atoi(tok);
+        free(env);
+    }
+    free(list);
+    return found;
+}
+
+// Rank 1 SIGKILLed mid-run: the job ends within 30 s (measured 1.2 s) with
+// a non-zero status and a message naming the killed rank, OUT/last loads
+// (./evaluate scores it) and --resume continues the run.
+START_TEST(dist_rank_killed) {
+    char *tmp = test_tmpdir(), *out = path_in(tmp, "run"), *err_path = path_in(tmp, "stderr");
+    char *state = path_in(out, "last/trainer_state.json"), *last = path_in(out, "last");
+    Args a = {0};
+    add_dist_run(&a, 2, 0, "0.1", out);
+    args_add(&a, "--max-steps", "100000", "--save-every", "5", "--log-every", "100000", NULL);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed");
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR), err = open(err_path, O_WRONLY | O_CREAT, 0644);
+        if (null < 0 || err < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0)
+            _exit(126);
+        a.v[a.n] = NULL;
+        execv(a.v[0], a.v);
+        _exit(127);
+    }
+    for (int i = 0; i < 6000 && !file_exists(state); i++) usleep(10000);
+    pid_t victim = 0;
+    for (int i = 0; i < 500 && !(victim = mpi_rank_pid(pid, 1)); i++) usleep(10000);
+    ck_assert_msg(file_exists(state) && victim > 0, "no checkpoint or no rank 1 after 60 s");
+    ck_assert_int_eq(kill(victim, SIGKILL), 0);
+    const double t0 = clock_seconds();
+    int status = 0;
+    pid_t done = 0;
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 && clock_seconds() - t0 < 30) usleep(10000);
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("mpirun still running 30 s after rank 1 was killed");
+    }
+    char *text = read_text(err_path);
+    ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "mpirun exited 0");
+    ck_assert_msg(strstr(text, "rank 1") && strstr(text, "signal 9"),
+                  "no message naming rank 1 and its signal:\n%s", text);
+    free(text);
+    args_free(&a);
+    args_add(&a, "./evaluate", "--model", last, "--task", "sst2", "--data-dir", SGD_DATA,
+             "--max-len", "64", NULL);
+    run_ok(&a);
+    // Continue for 2 more steps of a run that now ends there, on one rank.
+    cJSON *j = read_json(state);
+    long step = (long)json_at(j, state, "step")->valuedouble;
+    cJSON_Delete(j);
+    add_dist_run(&a, 1, 0, "0.1", out);
+    args_addf(&a, "--max-steps=%ld", 100000L);
+    args_addf(&a, "--stop-after=%ld", step + 2);
+    args_add(&a, "--save-every", "5", "--log-every", "100000", "--resume", NULL);
+    run_ok(&a);
+    j = read_json(state);
+    ck_assert_int_eq((long)json_at(j, state, "step")->valuedouble, step + 2);
+    cJSON_Delete(j);
+    free(state);
+    free(last);
+    free(err_path);
+    free(out);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
 Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("sgd_step");
@@ -2077,6 +2304,13 @@ Suite *cli_suite(void) {
                         (int)(sizeof MESSAGES / sizeof MESSAGES[0]));
     tcase_add_test(tc, log_covers_checkpoint_after_kill);
     tcase_add_test(tc, resume_refuses_changed_train_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dist");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, dist_matches_one_process, 0, (int)(sizeof DIST_RUNS / sizeof DIST_RUNS[0]));
+    tcase_add_loop_test(tc, dist_resume_across_rank_counts, 0, 2);
+    tcase_add_test(tc, dist_evaluate_matches_one_process);
+    tcase_add_test(tc, dist_rank_killed);
     suite_add_tcase(s, tc);
     return s;
 }
