@@ -14,7 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "util/clock.h"
 
 // Everything a primitive depends on.  M is -1 under GEMM_M_RUNTIME.  nthr:
 // oneDNN sizes its work split for the threads it sees when the primitive is
@@ -40,12 +41,6 @@ struct GemmContext {
     double create_ms;
     char last_impl[128];
 };
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 static uint32_t float_bits(float x) {
     uint32_t u;
@@ -173,7 +168,7 @@ static dnnl_primitive_t primitive_for(GemmContext *g, const GemmKey *k, Err *err
         e = find_slot(g->table, g->capacity, k);
     }
     if (!prim) {
-        double t0 = now_ms();
+        double t0 = clock_seconds();
         dnnl_status_t s = create_primitive(g, k, &prim);
         if (s != dnnl_success) {
             err_set(err, "oneDNN bf16 matmul %s%s M=%d N=%d K=%d lda=%d ldb=%d ldc=%d: %s",
@@ -182,7 +177,7 @@ static dnnl_primitive_t primitive_for(GemmContext *g, const GemmKey *k, Err *err
             prim = NULL;
             goto done;
         }
-        g->create_ms += now_ms() - t0;
+        g->create_ms += (clock_seconds() - t0) * 1e3;
         e->key = *k;
         e->prim = prim;
         e->used = 1;
