@@ -192,12 +192,14 @@ float output_map_r_for_labels(double mean_labels, int C) {
     double keep = floor(mean_labels + 0.5);
     if (keep < 1) keep = 1;
     if (keep > C - 1) keep = C - 1;
-    // zeros = C - keep = floor(r (C - 1)) + 1: r = (C - keep - 1) / (C - 1),
-    // exactly representable up to rounding, so nudge above it.
-    double r = (C - keep - 1) / (double)(C - 1);
-    float rf = (float)r;
-    if ((double)rf * (C - 1) < C - keep - 1) rf = nextafterf(rf, 1.0f);
-    return rf;
+    // zeros = C - keep = floor(r (C - 1)) + 1 for r (C - 1) anywhere in
+    // [C - keep - 1, C - keep).  Aim at the middle of that interval: the
+    // quantile is then halfway between two order statistics, so the lower
+    // one lands clearly below the threshold.  At the interval's left end the
+    // quantile IS that order statistic, which keeps it at weight eps (a
+    // label with p ~ 1e-6 that counts as predicted) whenever rounding eats
+    // the interpolation: it kept one label more on trained debtags logits.
+    return (float)((C - keep - 0.5) / (double)(C - 1));
 }
 
 int output_map_scratch(int C) { return 2 * C + attn_scratch_floats(C); }

@@ -33,9 +33,15 @@ START_TEST(test_parse) {
 END_TEST
 
 // r from the mean label count: r-softmax then keeps round(k) labels
-// non-zero, by the attention map's own zero-count formula.
+// non-zero, by the attention map's own zero-count formula and by the map
+// itself on rows of distinct logits spread like a trained head's (tens of
+// units below the max, where float rounding of the quantile matters).
 START_TEST(test_r_for_labels) {
     const int sizes[] = {2, 5, 10, 107, 300};
+    real z[300], p[300];
+    real *scratch = calloc((size_t)output_map_scratch(300), sizeof(real));
+    ck_assert_ptr_nonnull(scratch);
+    uint64_t state = 12345;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int C = sizes[s];
         for (double k = 0.6; k < C; k += 0.7) {
@@ -46,8 +52,21 @@ START_TEST(test_r_for_labels) {
             ck_assert_msg(C - rsoftmax_expected_zeros(r, C) == keep,
                           "C=%d k=%g: r=%.9g keeps %d labels, want %d", C, k, (double)r,
                           C - rsoftmax_expected_zeros(r, C), keep);
+            OutputMap map = {OUT_RSOFTMAX, r, 0.0f};
+            for (int row = 0; row < 20; row++) {
+                for (int i = 0; i < C; i++) {  // distinct: i plus a fraction, shuffled by scale
+                    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+                    z[i] = -30.0f * (real)(state >> 40) / (real)(1 << 24) - 1e-3f * (real)i;
+                }
+                output_map_probs(map, z, p, C, scratch);
+                int kept = 0;
+                for (int i = 0; i < C; i++) kept += p[i] > 0;
+                ck_assert_msg(kept == keep, "C=%d k=%g row %d: r=%.9g: the map keeps %d labels, "
+                              "want %d", C, k, row, (double)r, kept, keep);
+            }
         }
     }
+    free(scratch);
 }
 END_TEST
 
