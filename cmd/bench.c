@@ -233,6 +233,9 @@ static double time_training_step(Bert *m, Optimizer *opt, const BertInput *in, i
     return median(times, reps);
 }
 
+// The optimizer of every timed training step: AdamW, weight decay 0.01.
+static const OptimConfig BENCH_OPTIM = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
+
 // The process's peak resident set so far, MB.
 static double peak_rss_mb(void) {
     struct rusage u;
@@ -251,8 +254,7 @@ static int growth_row(Bert *m, const char *model_name, Precision p, const BertIn
     if (bert_set_precision(m, p, err) != 0 || (fwd = time_eval_forward(m, in, reps, err)) < 0)
         return -1;
     rss_eval = peak_rss_mb();
-    OptimConfig oc = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
-    Optimizer *opt = bert_enable_grads(m, err) == 0 ? optim_build(&oc, m, err) : NULL;
+    Optimizer *opt = bert_enable_grads(m, err) == 0 ? optim_build(&BENCH_OPTIM, m, err) : NULL;
     if (opt) {
         bert_set_attn(m, attn_map_default(ATTN_SOFTMAX));
         step = time_training_step(m, opt, in, labels, reps, err);
@@ -337,6 +339,10 @@ int main(int argc, char **argv) {
     const BertConfig *c = bert_config(m);
     int *ids = malloc(sizeof(int) * B * T), *types = calloc((size_t)B * T, sizeof(int));
     int *lengths = malloc(sizeof(int) * B), *labels = calloc((size_t)B, sizeof(int));
+    if (!ids || !types || !lengths || !labels) {
+        fprintf(stderr, "bench: out of memory for a batch of %d x %d tokens\n", B, T);
+        return 1;
+    }
     Rng rng;
     rng_seed(&rng, 7);
     // Token ids 1000..20999 (ordinary WordPiece words), folded into a
@@ -362,8 +368,7 @@ int main(int argc, char **argv) {
 
     // Every precision (or --precision's) on the same model: eval forward and
     // the training step of every map, then the peak RSS so far.
-    OptimConfig oc = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
-    Optimizer *opt = optim_build(&oc, m, &err);
+    Optimizer *opt = optim_build(&BENCH_OPTIM, m, &err);
     const int maps = attn_map_count() < MAX_MAPS ? attn_map_count() : MAX_MAPS;
     double fwd[PRECISION_COUNT], step[PRECISION_COUNT][MAX_MAPS], rss[PRECISION_COUNT];
     int ran[PRECISION_COUNT] = {0};
