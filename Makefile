@@ -95,7 +95,7 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
 
 # The tests read the default model and the GLUE files: fetch them first.
-test: $(BUILD)/run_tests $(CMDS) model data
+test: $(BUILD)/run_tests $(CMDS) $(BUILD)/bench model data
 	$(BUILD)/run_tests
 
 # The same suites under AddressSanitizer + UBSan (CK_FORK=no so ASan sees

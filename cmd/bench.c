@@ -8,6 +8,10 @@
 //   build/bench --model DIR [--batch 32] [--seq 128] [--threads 2] [--reps 7]
 // With --gemm, instead: the GEMM ceilings at the model's shapes, OpenBLAS
 // sgemm against oneDNN's bf16 matmul, its ISA and primitive costs.
+// With --growth: one row of the cost-growth table (scripts/bench.sh runs one
+// process per row, as the peak RSS of a process only grows).
+// --random-init CONFIG.json: a model of that config's shapes with random
+// weights (bench/configs/), no checkpoint needed.
 #include <omp.h>
 #include <stdbool.h>
 #include <sys/resource.h>
@@ -229,10 +233,55 @@ static double time_training_step(Bert *m, Optimizer *opt, const BertInput *in, i
     return median(times, reps);
 }
 
+// The optimizer of every timed training step: AdamW, weight decay 0.01.
+static const OptimConfig BENCH_OPTIM = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
+
 // The process's peak resident set so far, MB.
 static double peak_rss_mb(void) {
     struct rusage u;
     return getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_maxrss / 1024.0 : 0;
+}
+
+// One row of the cost-growth table, its columns as scripts/bench.sh's header
+// (scripts/bench_torch.py --growth prints PyTorch's the same way): the eval
+// forward before any gradient buffer exists (so the first peak RSS is an
+// evaluation's), then the softmax training step after bert_enable_grads
+// (the second, a training run's).  Tokens/s count every B x T position.
+static int growth_row(Bert *m, const char *model_name, Precision p, const BertInput *in,
+                      int *labels, int reps, Err *err) {
+    const double tokens = (double)in->batch * in->seq;
+    double fwd, rss_eval, step = -1;
+    if (bert_set_precision(m, p, err) != 0 || (fwd = time_eval_forward(m, in, reps, err)) < 0)
+        return -1;
+    rss_eval = peak_rss_mb();
+    Optimizer *opt = bert_enable_grads(m, err) == 0 ? optim_build(&BENCH_OPTIM, m, err) : NULL;
+    if (opt) {
+        bert_set_attn(m, attn_map_default(ATTN_SOFTMAX));
+        step = time_training_step(m, opt, in, labels, reps, err);
+    }
+    optim_free(opt);
+    if (step < 0) return -1;
+    printf("| ours | %s | %s | %d x %d | %.1f ms | %.0f | %.0f MB | %.1f ms | %.0f | %.0f MB |\n",
+           model_name, precision_info(p)->name, in->batch, in->seq, fwd * 1e3, tokens / fwd,
+           rss_eval, step * 1e3, tokens / step, peak_rss_mb());
+    return 0;
+}
+
+// The model to measure: DIR's checkpoint, or random weights of a config.json
+// (random_init non-empty).  *name gets what the tables call it.
+static Bert *bench_model(const char *model_dir, const char *random_init, int B, int T,
+                         const char **name, Err *err) {
+    enum { RANDOM_INIT_SEED = 7 };
+    HfConfig cfg;
+    const char *source = *random_init ? random_init : model_dir, *slash = strrchr(source, '/');
+    *name = slash && slash[1] ? slash + 1 : source;
+    if (*random_init)
+        return hf_config_load_file(random_init, &cfg, err) == 0
+                   ? hf_random_model(&cfg, 2, B, T, RANDOM_INIT_SEED, err)
+                   : NULL;
+    return hf_config_load(model_dir, &cfg, err) == 0
+               ? hf_load_model(model_dir, &cfg, 2, B, T, 1, NULL, err)
+               : NULL;
 }
 
 // Forward FLOPs of the encoder for B x T tokens (matmuls and attention).
@@ -244,20 +293,25 @@ static double forward_flops(const BertConfig *c, int B, int T) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = CLI_DEFAULT_MODEL;
+    const char *model_dir = CLI_DEFAULT_MODEL, *random_init = "";
     int B = 32, T = 128, threads = 2, reps = 7;
-    bool gemm_only = false, precision_given = false;
+    bool gemm_only = false, growth = false, precision_given = false;
     char precision_help[512];
     cli_precision_help(precision_help, sizeof precision_help);
     const char *precision_name = "";
     const CliOption opts[] = {
         {"model", CLI_STRING, &model_dir, "DIR", "model directory"},
+        {"random-init", CLI_STRING, &random_init, "CONFIG",
+         "a Hugging Face config.json: random weights of its shapes (transformers' init) instead of --model's",
+         .default_text = "none"},
         {"batch", CLI_INT, &B, "N", "batch size", .range = CLI_AT_LEAST(1)},
         {"seq", CLI_INT, &T, "N", "sequence length (every row full)", .range = CLI_AT_LEAST(2)},
         {"threads", CLI_INT, &threads, "N", "threads", .range = CLI_AT_LEAST(1)},
         {"reps", CLI_INT, &reps, "N", "timed repetitions per measurement (median)", .range = CLI_IN(1, MAX_REPS)},
         {"gemm", CLI_FLAG, &gemm_only, NULL, "only the GEMM ceilings: OpenBLAS sgemm, oneDNN bf16"},
         {"precision", CLI_STRING, &precision_name, "P", precision_help, &precision_given, "every one this CPU runs"},
+        {"growth", CLI_FLAG, &growth, NULL,
+         "one cost-growth row: eval forward, softmax training step, tokens/s and peak RSS of each, in one precision (fp32 unless --precision)"},
     };
     const CliTable tables[] = {CLI_TABLE(opts)};
     const CliCommand cmd = {"build/bench", about, CLI_BENCH};
@@ -270,39 +324,51 @@ int main(int argc, char **argv) {
         bert_set_threads(threads);
         return gemm_bench(threads, reps);
     }
-    HfConfig cfg;
-    if (rc == 0) rc = hf_config_load(model_dir, &cfg, &err);
     if (rc != 0) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return 1;
     }
     bert_set_threads(threads);
-    Bert *m = hf_load_model(model_dir, &cfg, 2, B, T, 1, NULL, &err);
-    if (!m || bert_enable_grads(m, &err) != 0) {
+    const char *model_name;
+    Bert *m = bench_model(model_dir, random_init, B, T, &model_name, &err);
+    if (!m || (!growth && bert_enable_grads(m, &err) != 0)) {
         fprintf(stderr, "bench: %s\n", err.msg);
+        bert_free(m);
         return 1;
     }
     const BertConfig *c = bert_config(m);
     int *ids = malloc(sizeof(int) * B * T), *types = calloc((size_t)B * T, sizeof(int));
     int *lengths = malloc(sizeof(int) * B), *labels = calloc((size_t)B, sizeof(int));
+    if (!ids || !types || !lengths || !labels) {
+        fprintf(stderr, "bench: out of memory for a batch of %d x %d tokens\n", B, T);
+        return 1;
+    }
     Rng rng;
     rng_seed(&rng, 7);
-    for (int i = 0; i < B * T; i++) ids[i] = 1000 + (int)rng_below(&rng, 20000);
+    // Token ids 1000..20999 (ordinary WordPiece words), folded into a
+    // smaller vocabulary (a --random-init config's).
+    for (int i = 0; i < B * T; i++) ids[i] = (1000 + (int)rng_below(&rng, 20000)) % c->vocab_size;
     for (int b = 0; b < B; b++) lengths[b] = T, labels[b] = b % 2;
     BertInput in = {B, T, ids, types, lengths};
+    if (growth) {
+        rc = growth_row(m, model_name, only, &in, labels, reps, &err);
+        if (rc != 0) fprintf(stderr, "bench: %s\n", err.msg);
+        free(ids), free(types), free(lengths), free(labels);
+        bert_free(m);
+        return rc != 0;
+    }
 
     double peak = sgemm_peak_gflops(B * T, c->intermediate_size, c->hidden_size, threads, reps);
     double flops = forward_flops(c, B, T);
-    printf("model %s, batch %d x seq %d, %d threads, median of %d\n\n", model_dir, B, T, threads,
-           reps);
+    printf("model %s%s, batch %d x seq %d, %d threads, median of %d\n\n", model_name,
+           *random_init ? " (random weights)" : "", B, T, threads, reps);
     printf("| measurement | median | rate | vs sgemm peak |\n|---|---|---|---|\n");
     printf("| sgemm %dx%dx%d (OpenBLAS, %d threads) | | %.1f GFLOP/s | 100%% |\n", B * T,
            c->intermediate_size, c->hidden_size, threads, peak);
 
     // Every precision (or --precision's) on the same model: eval forward and
     // the training step of every map, then the peak RSS so far.
-    OptimConfig oc = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
-    Optimizer *opt = optim_build(&oc, m, &err);
+    Optimizer *opt = optim_build(&BENCH_OPTIM, m, &err);
     const int maps = attn_map_count() < MAX_MAPS ? attn_map_count() : MAX_MAPS;
     double fwd[PRECISION_COUNT], step[PRECISION_COUNT][MAX_MAPS], rss[PRECISION_COUNT];
     int ran[PRECISION_COUNT] = {0};
@@ -354,6 +420,7 @@ int main(int argc, char **argv) {
         }
         printf("\n");
     }
+    printf("\npeak RSS of this process: %.0f MB\n", peak_rss_mb());
     optim_free(opt);
     free(ids), free(types), free(lengths), free(labels);
     bert_free(m);

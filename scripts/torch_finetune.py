@@ -7,6 +7,12 @@ the same thread count.  Writes OUT/result.json with the dev metrics and the
 wall time.  Needs torch, transformers and numpy (not needed by the engine).
 
     python3 scripts/torch_finetune.py --task sst2 --seed 1 --out runs/torch/sst2/seed1
+
+For scripts/bench_e2e.sh: --bf16 (bf16 autocast, float32 master weights),
+--attn-impl sdpa, --eval-only (score --model on dev, no training),
+--eval-batch-size N and --eval-by-length (dev batches longest rows first,
+as ./evaluate's); result.json's seconds_after_load times the training and
+the dev evaluation, from the loaded model to the dev metrics.
 """
 import argparse
 import csv
@@ -131,34 +137,47 @@ def main():
     ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (float32 master weights)")
+    ap.add_argument("--attn-impl", default="eager", choices=["eager", "sdpa"])
+    ap.add_argument("--eval-only", action="store_true", help="score --model on dev, no training")
+    ap.add_argument("--eval-batch-size", type=int, default=64)
+    ap.add_argument("--eval-by-length", action="store_true",
+                    help="dev batches of the longest rows first (tasks/batcher.c plan_eval)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     spec = TASKS[a.task]
     t_start = time.time()
     tok = BertTokenizer.from_pretrained(a.model)
-    train = encode(tok, load(os.path.join(a.data_dir, spec[0], "train.tsv"), spec), a.max_len)
+    train = [] if a.eval_only else encode(tok, load(os.path.join(a.data_dir, spec[0], "train.tsv"), spec),
+                                          a.max_len)
     dev = encode(tok, load(os.path.join(a.data_dir, spec[0], "dev.tsv"), spec), a.max_len)
     num_labels = 1 if spec[5] is None else len(spec[5])
     model = BertForSequenceClassification.from_pretrained(a.model, num_labels=num_labels,
-                                                          attn_implementation="eager")
+                                                          attn_implementation=a.attn_impl)
+    t_loaded = time.time()
+
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
+
     no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
     decay = [p for n, p in model.named_parameters() if not ("bias" in n or "LayerNorm" in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=a.lr)
     steps_per_epoch = math.ceil(len(train) / a.batch_size)
-    total = steps_per_epoch * a.epochs
+    total = 0 if a.eval_only else steps_per_epoch * a.epochs
     sched = get_linear_schedule_with_warmup(opt, math.ceil(a.warmup * total), total)
     rng = random.Random(a.seed)
     lengths = [len(x[0]) for x in train]
     step = 0
-    for epoch in range(a.epochs):
+    for epoch in range(0 if a.eval_only else a.epochs):
         model.train()
         for rows in length_grouped_batches(lengths, a.batch_size, rng):
             ids, types, mask = collate(train, rows, tok.pad_token_id)
             y = torch.tensor([train[i][2] for i in rows],
                              dtype=torch.float if num_labels == 1 else torch.long)
-            loss = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=y).loss
+            with autocast():
+                loss = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=y).loss
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
@@ -169,15 +188,23 @@ def main():
                 print(f"step {step}/{total} loss {loss.item():.4f} "
                       f"{time.time() - t_start:.0f}s", file=sys.stderr, flush=True)
     model.eval()
-    preds = []
-    with torch.no_grad():
-        for k in range(0, len(dev), 64):
-            rows = list(range(k, min(k + 64, len(dev))))
+    preds = [None] * len(dev)
+    order = list(range(len(dev)))
+    if a.eval_by_length:
+        order.sort(key=lambda i: -len(dev[i][0]))
+    with torch.no_grad(), autocast():
+        for k in range(0, len(dev), a.eval_batch_size):
+            rows = order[k:k + a.eval_batch_size]
             ids, types, mask = collate(dev, rows, tok.pad_token_id)
-            logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
-            preds += logits[:, 0].tolist() if num_labels == 1 else logits.argmax(-1).tolist()
+            logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits.float()
+            out = logits[:, 0].tolist() if num_labels == 1 else logits.argmax(-1).tolist()
+            for i, p in zip(rows, out):
+                preds[i] = p
+    seconds_after_load = time.time() - t_loaded
     result = metrics(a.task, preds, [x[2] for x in dev])
-    result.update(task=a.task, seed=a.seed, wall_seconds=time.time() - t_start, steps=total,
+    result.update(task=a.task, seed=a.seed, wall_seconds=time.time() - t_start,
+                  seconds_after_load=seconds_after_load, bf16=a.bf16, attn_impl=a.attn_impl,
+                  eval_only=a.eval_only, steps=total,
                   torch=torch.__version__, threads=a.threads, command=" ".join(sys.argv))
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "result.json"), "w") as f:

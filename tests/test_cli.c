@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "model/attention.h"
+#include "model/precision.h"
 #include "tests/testutil.h"
 #include "util/clock.h"
 #include "util/fileio.h"
@@ -985,6 +986,50 @@ static char *expand(const char *tmp, const char *s) {
 
 // Each error case exits non-zero with one line; every finetune case runs
 // with --out pointing at a finished run, which must survive untouched.
+// build/bench --random-init --growth: a model of tiny_bert's config with no
+// checkpoint, one growth row per precision this CPU runs (the columns
+// scripts/bench.sh's header names: ten cells, the configuration, positive
+// times and rates, the peak RSS of a training run at least the
+// evaluation's); a config that cannot make a model is one line naming the
+// file and the field.
+START_TEST(bench_random_init) {
+    for (int prec = 0; prec < PRECISION_COUNT; prec++) {
+        const PrecisionInfo *info = precision_info((Precision)prec);
+        if (!info->available()) continue;  // bf16 on a CPU without AVX-512
+        Args a = {0};
+        args_add(&a, "build/bench", "--random-init", TINY "/config.json", "--growth", "--precision",
+                 info->name, "--batch", "2", "--seq", "8", "--reps", "1", "--threads", "1", NULL);
+        Proc p = run(&a);
+        expect_ok(&p);
+        char want[64];
+        snprintf(want, sizeof want, "| ours | config.json | %s | 2 x 8 | ", info->name);
+        ck_assert_msg(strncmp(p.out, want, strlen(want)) == 0, "row: %s", p.out);
+        int cells = 0;
+        for (const char *c = p.out; *c; c++) cells += *c == '|';
+        ck_assert_msg(cells == 11 && strchr(p.out, '\n') == p.out + strlen(p.out) - 1, "row: %s", p.out);
+        double fwd, fwd_rate, rss_eval, step, step_rate, rss;
+        ck_assert_int_eq(sscanf(p.out + strlen(want), "%lf ms | %lf | %lf MB | %lf ms | %lf | %lf MB |",
+                                &fwd, &fwd_rate, &rss_eval, &step, &step_rate, &rss), 6);
+        ck_assert(fwd >= 0 && fwd_rate > 0 && step >= 0 && step_rate > 0 && rss_eval > 0);
+        ck_assert(rss >= rss_eval);
+        proc_free(&p);
+        args_free(&a);
+    }
+    char *tmp = test_tmpdir(), *config = path_in(tmp, "shape.json");
+    const char *bad = "{\"hidden_size\": 32, \"num_attention_heads\": 5}";
+    test_write_file(tmp, "shape.json", bad, strlen(bad));
+    Args a = {0};
+    args_add(&a, "build/bench", "--random-init", config, "--growth", NULL);
+    Proc p = run(&a);
+    const char *want[] = {config, "field num_attention_heads: 5 does not divide hidden_size 32"};
+    expect_one_line_error(&p, want, 2);
+    proc_free(&p);
+    args_free(&a);
+    free(config);
+    test_tmpdir_remove(tmp);
+}
+END_TEST
+
 START_TEST(errors_are_one_line) {
     char *tmp = test_tmpdir(), *out = path_in(tmp, "out");
     write_variants(tmp);
@@ -2285,6 +2330,7 @@ Suite *cli_suite(void) {
     tc = tcase_create("errors");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, errors_are_one_line);
+    tcase_add_test(tc, bench_random_init);
     tcase_add_test(tc, help_lists_options_with_defaults);
     tcase_add_test(tc, help_from_the_tables);
     tcase_add_test(tc, default_model_missing);

@@ -241,6 +241,111 @@ START_TEST(model_families) {
 }
 END_TEST
 
+// --random-init (build/bench): a model of tiny_bert's config with no
+// checkpoint.  Its parameter count is the BERT formula for that config and
+// the element count of the checkpoint transformers wrote for it
+// (tiny_bert/model.safetensors, BertForSequenceClassification); the values
+// follow transformers' _init_weights (matrices normal(0, 0.02), the padding
+// row zero, LayerNorm weights one, biases zero), the same seed gives the same
+// model, and a forward is finite.
+START_TEST(random_init_from_config) {
+    Err err;
+    HfConfig cfg;
+    if (hf_config_load_file(TINY "/config.json", &cfg, &err) != 0) ck_abort_msg("%s", err.msg);
+    Bert *m = hf_random_model(&cfg, 0, 2, 8, 7, &err);
+    if (!m) ck_abort_msg("%s", err.msg);
+    const BertConfig *c = bert_config(m);
+    const size_t V = c->vocab_size, H = c->hidden_size, L = c->num_layers,
+                 F = c->intermediate_size, P = c->max_position, TV = c->type_vocab_size,
+                 C = c->num_labels;
+    ck_assert(V == 121 && H == 32 && F == 37 && C == 2);  // tiny_bert's config.json
+    const size_t formula = (V + P + TV) * H + 2 * H                // embeddings, LayerNorm
+                           + L * (4 * H * H + 4 * H                // Q, K, V, output projection
+                                  + 2 * F * H + F + H              // FFN in and out
+                                  + 4 * H)                         // two LayerNorms
+                           + H * H + H + C * H + C;                // pooler, classifier
+    size_t count, in_checkpoint = 0;
+    real *p = bert_params(m, &count);
+    StFile *st = golden_open(TINY "/model.safetensors");
+    for (int i = 0; i < st_count(st); i++) in_checkpoint += st_tensor_at(st, i)->numel;
+    st_close(st);
+    ck_assert_uint_eq(count, formula);
+    ck_assert_uint_eq(count, in_checkpoint);
+
+    HfTensorRef *refs;
+    int n = hf_tensor_refs(m, "", &refs, &err);
+    ck_assert_int_gt(n, 0);
+    double sum = 0, sum_sq = 0;
+    size_t matrix_values = 0;
+    for (int i = 0; i < n; i++) {
+        const real *t = p + refs[i].offset;
+        size_t numel = (size_t)refs[i].rows * (refs[i].cols ? refs[i].cols : 1);
+        int layernorm_weight = strstr(refs[i].name, "LayerNorm.weight") != NULL;
+        for (size_t k = 0; k < numel; k++) {
+            if (refs[i].cols) {
+                sum += t[k], sum_sq += (double)t[k] * t[k];
+                continue;
+            }
+            ck_assert_msg(t[k] == (layernorm_weight ? 1.0f : 0.0f), "%s[%zu] = %g", refs[i].name,
+                          k, (double)t[k]);
+        }
+        if (refs[i].cols) matrix_values += numel;
+    }
+    free(refs);
+    // The padding row (pad_token_id 0) is zero; the other 120 rows of the
+    // word embeddings are drawn: (V - 1) x H values of the matrices are not.
+    for (size_t k = 0; k < H; k++) ck_assert(bert_param(m, PT_WORD_EMB)[k] == 0.0f);
+    const double drawn = (double)(matrix_values - H);
+    const double mean = sum / drawn, sd = sqrt(sum_sq / drawn - mean * mean);
+    // ~20k draws: the sample std's own spread is 0.02 / sqrt(2 x 20k) = 1e-4.
+    ck_assert_msg(fabs(sd - 0.02) < 0.0005 && fabs(mean) < 0.0005, "mean %g, std %g", mean, sd);
+
+    Bert *again = hf_random_model(&cfg, 0, 2, 8, 7, &err), *other = hf_random_model(&cfg, 0, 2, 8, 8, &err);
+    ck_assert(again && other);
+    ck_assert(memcmp(bert_params(again, NULL), p, count * sizeof(real)) == 0);
+    ck_assert(memcmp(bert_params(other, NULL), p, count * sizeof(real)) != 0);
+
+    const int ids[16] = {2, 17, 40, 99, 120, 5, 3, 0, 2, 64, 80, 3, 0, 0, 0, 0};
+    const int types[16] = {0}, lengths[2] = {7, 4};
+    const BertInput in = {2, 8, ids, types, lengths};
+    if (bert_forward(m, &in, NULL, &err) != 0) ck_abort_msg("%s", err.msg);
+    const real *logits = bert_logits(m);
+    for (int i = 0; i < 2 * (int)C; i++) ck_assert_msg(isfinite(logits[i]), "logit %d", i);
+    ck_assert(logits[0] != logits[2]);  // two different inputs, two different outputs
+    bert_free(m), bert_free(again), bert_free(other);
+}
+END_TEST
+
+// A config.json that cannot make a model: one line naming the file and the
+// field, at hf_config_load_file (before anything is allocated).
+START_TEST(random_init_bad_config) {
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{\"hidden_size\": 30, \"num_attention_heads\": 4}",
+         "field num_attention_heads: 4 does not divide hidden_size 30"},
+        {"{\"num_hidden_layers\": 0}", "field num_hidden_layers: 0 is not a positive size"},
+        {"{\"intermediate_size\": -5}", "field intermediate_size: -5 is not a positive size"},
+        {"{\"vocab_size\": \"big\"}", "field vocab_size: expected an integer"},
+        {"{\"hidden_size\": 64, \"num_attention_heads\": 4, \"vocab_size\": 40000000}",
+         "field hidden_size: vocab_size 40000000 x hidden_size 64 is too large"},
+    };
+    char *dir = test_tmpdir();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        test_write_file(dir, "shape.json", cases[i].json, strlen(cases[i].json));
+        char *path = path_in(dir, "shape.json");
+        Err err;
+        HfConfig cfg;
+        ck_assert_int_eq(hf_config_load_file(path, &cfg, &err), -1);
+        ck_assert_msg(strncmp(err.msg, path, strlen(path)) == 0 && strstr(err.msg, cases[i].want) &&
+                          !strchr(err.msg, '\n'),
+                      "%s: got \"%s\"", cases[i].json, err.msg);
+        free(path);
+    }
+    test_tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *weights_suite(void) {
     Suite *s = suite_create("weights");
     TCase *tc = tcase_create("layouts");
@@ -250,6 +355,8 @@ Suite *weights_suite(void) {
     tcase_add_test(tc, f16_checkpoint);
     tcase_add_test(tc, missing_pooler_and_head);
     tcase_add_test(tc, model_families);
+    tcase_add_test(tc, random_init_from_config);
+    tcase_add_test(tc, random_init_bad_config);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -154,6 +154,31 @@ static int read_labels(ConfigReader *r, HfConfig *out) {
 int hf_config_load(const char *dir, HfConfig *out, Err *err) {
     char path[4096];
     if (path_join(path, sizeof path, dir, "config.json", err) != 0) return -1;
+    return hf_config_load_file(path, out, err);
+}
+
+// The sizes bert_build needs positive, checked here to name the field.
+static int check_sizes(const char *path, const BertConfig *c, Err *err) {
+    const struct {
+        const char *key;
+        int value;
+    } sizes[] = {
+        {"vocab_size", c->vocab_size}, {"hidden_size", c->hidden_size},
+        {"num_hidden_layers", c->num_layers}, {"num_attention_heads", c->num_heads},
+        {"intermediate_size", c->intermediate_size},
+        {"max_position_embeddings", c->max_position}, {"type_vocab_size", c->type_vocab_size},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i].value < 1)
+            return err_set(err, "%s: field %s: %d is not a positive size", path, sizes[i].key,
+                           sizes[i].value);
+    if (c->hidden_size % c->num_heads != 0)
+        return err_set(err, "%s: field num_attention_heads: %d does not divide hidden_size %d",
+                       path, c->num_heads, c->hidden_size);
+    return 0;
+}
+
+int hf_config_load_file(const char *path, HfConfig *out, Err *err) {
     char *text;
     if (file_read_all(path, &text, NULL, err) != 0) return -1;
     cJSON *root = cJSON_Parse(text);
@@ -246,7 +271,7 @@ int hf_config_load(const char *dir, HfConfig *out, Err *err) {
                 out->initializer_range);
         goto done;
     }
-    if (check_size_products(path, c, err) != 0) goto done;
+    if (check_sizes(path, c, err) != 0 || check_size_products(path, c, err) != 0) goto done;
     c->position_offset = family_first_position(family, out->pad_token_id);
     c->head = family->head;
     c->attn = (AttnMap){ATTN_SOFTMAX, 0.0f};
@@ -443,6 +468,19 @@ static int load_ref(Bert *m, const StModel *st, const HfTensorRef *ref, const ch
     return st_to_f32(file, t, bert_params(m, NULL) + ref->offset, t->numel, err);
 }
 
+static int is_layernorm_weight(ParamId id) {
+    return id == PT_EMB_LN_W || id == PT_ATTN_LN_W || id == PT_FFN_LN_W;
+}
+
+// transformers' _init_weights for one tensor: matrices (Linear weights,
+// embeddings) normal(0, std), LayerNorm weights one, biases zero.
+static void init_ref(Bert *m, const HfTensorRef *ref, float std, Rng *rng) {
+    real *p = bert_params(m, NULL) + ref->offset;
+    const real fill = is_layernorm_weight(ref->id) ? 1.0f : 0.0f;
+    for (size_t k = 0; k < ref_numel(ref); k++)
+        p[k] = ref->cols ? (real)(std * rng_normal(rng)) : fill;
+}
+
 // The family's prefix when the checkpoint stores the encoder under it (as
 // ...ForSequenceClassification does), else "" (a bare BertModel).
 static const char *stored_prefix(const StModel *st, const ModelFamily *family) {
@@ -476,10 +514,7 @@ static int load_all(Bert *m, const ModelFamily *family, const StModel *st, const
         const HfTensorRef *ref = &refs[i];
         int init_pool = is_pooler(ref) && !pool, init_head = is_classifier(ref) && !head_fits;
         if (allow_init && (init_pool || init_head)) {
-            // transformers' _init_weights: Linear weights normal(0, std), biases zero.
-            real *p = bert_params(m, NULL) + ref->offset;
-            for (int k = 0; k < ref->rows * (ref->cols ? ref->cols : 1); k++)
-                p[k] = ref->cols ? (real)(init_std * rng_normal(&rng)) : 0.0f;
+            init_ref(m, ref, init_std, &rng);
             local.pooler_initialised |= init_pool;
             local.classifier_initialised |= init_head;
             continue;
@@ -505,6 +540,28 @@ Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int
         m = NULL;
     }
     st_model_close(st);
+    return m;
+}
+
+Bert *hf_random_model(const HfConfig *config, int num_labels, int max_batch, int max_seq,
+                      uint64_t seed, Err *err) {
+    BertConfig cfg = config->bert;
+    if (num_labels > 0) cfg.num_labels = num_labels;
+    Bert *m = bert_build(&cfg, max_batch, max_seq, err);
+    HfTensorRef *refs;
+    int n = m ? hf_tensor_refs(m, "", &refs, err) : -1;
+    if (n < 0) {
+        bert_free(m);
+        return NULL;
+    }
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < n; i++) init_ref(m, &refs[i], config->initializer_range, &rng);
+    free(refs);
+    // nn.Embedding(padding_idx=pad_token_id) starts with that row zero.
+    if (config->pad_token_id >= 0 && config->pad_token_id < cfg.vocab_size)
+        memset(bert_param(m, PT_WORD_EMB) + (size_t)config->pad_token_id * cfg.hidden_size, 0,
+               sizeof(real) * (size_t)cfg.hidden_size);
     return m;
 }
 

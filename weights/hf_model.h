@@ -43,6 +43,8 @@ typedef struct {
 // position_embedding_type other than absolute, a decoder, ...) are refused
 // with a message naming the field.
 int hf_config_load(const char *dir, HfConfig *out, Err *err);
+// The same for a config.json at PATH (build/bench --random-init).
+int hf_config_load_file(const char *path, HfConfig *out, Err *err);
 
 // What hf_load_model did about the parts a checkpoint may lack.
 typedef struct {
@@ -58,6 +60,14 @@ typedef struct {
 // std initializer_range, zero bias) from init_seed; report says so.
 Bert *hf_load_model(const char *dir, const HfConfig *config, int num_labels, int max_batch,
                     int max_seq, uint64_t init_seed, HfLoadReport *report, Err *err);
+
+// A model of config's shapes with no checkpoint: transformers'
+// initialisation (_init_weights) drawn from seed, weight matrices and
+// embeddings normal(0, initializer_range) (the pad_token_id row of the word
+// embeddings zero), biases zero, LayerNorm weights one.  For benchmarks of
+// shapes we have no checkpoint of (build/bench --random-init).
+Bert *hf_random_model(const HfConfig *config, int num_labels, int max_batch, int max_seq,
+                      uint64_t seed, Err *err);
 
 // Fills an existing model of `family` from DIR (same checks as above,
 // without initialising anything: every tensor must be present and fit).
