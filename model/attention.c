@@ -1,10 +1,12 @@
 // Attention probability maps over one row of n real keys; the math is in
 // docs/attention-math.md.  Costs per row of n keys, forward / backward:
 //   softmax    O(n): n vectorized exp / two vectorized passes.
-//   r-softmax  O(n) expected: the max, a quickselect on a scratch copy
-//              (about 3 ns per key), then one vectorized exp pass / four
-//              vectorized passes, no exp.  The quickselect is most of its
-//              extra cost over softmax.
+//   r-softmax  O(n) expected: the max, a quickselect of the quantile's two
+//              order statistics straight from the row (AVX2 count and
+//              left-pack passes, no copy of the row, no sort), then one
+//              vectorized exp pass / four vectorized passes, no exp.  At
+//              n = 128 the selection is about 1.4k instructions a row, the
+//              whole forward 2.7k (softmax's: 1.0k).
 //   sparsemax, entmax-1.5  O(n + c log c): the c keys within 1 of the max
 //              (the only ones that can be in the support) are merge-sorted
 //              on a scratch copy, then O(c) for the threshold and O(n) for
@@ -16,10 +18,21 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <tgmath.h>
 
 #include "model/attention_tsoftmax.h"
+
+// The selection's vector helpers are the float32 engine's (AVX2 is in its
+// -march=x86-64-v3 baseline); the double build and other targets take the
+// plain loops, which compute the same values.
+#if defined(__AVX2__) && !REAL_IS_DOUBLE
+#define SELECT_AVX2 1
+#include <immintrin.h>
+#else
+#define SELECT_AVX2 0
+#endif
 
 // r-softmax's eps, written as the double 1e-8 converted to real: that is how
 // torch forms `-Q + 1e-8` for a float32 tensor (0x1.5798eep-27 in float32).
@@ -72,15 +85,6 @@ static real *merge_sort(real *a, real *b, int n) {  // a[n], b[n]
     return a;
 }
 
-static void insertion_sort(real *a, int n) {  // a[n]
-    for (int i = 1; i < n; i++) {
-        real v = a[i];
-        int j = i;
-        for (; j > 0 && v < a[j - 1]; j--) a[j] = a[j - 1];
-        a[j] = v;
-    }
-}
-
 static real median3(real a, real b, real c) {
     if (a > b) {
         real s = a;
@@ -90,71 +94,208 @@ static real median3(real a, real b, real c) {
     return c < a ? a : c > b ? b : c;
 }
 
-// Moves src[0..m) to dst[0..m): the values below pivot first, those above
-// it last; returns where the values equal to pivot (and NaN) begin and end
-// (they are not copied: the caller needs only their count).  Each value is
-// written at both ends and at most one end advances, so the loop has no
-// data-dependent branch and reads nothing it wrote.
-static void partition_copy(const real *src, real *dst, int m, real pivot, int *eq_begin,
-                           int *eq_end) {
+#if SELECT_AVX2
+// The first `count` lanes set (count <= 0: none, >= 8: all).
+static inline __m256i first_lanes(int count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// src[0..m) into 8-lane vectors: the last one padded with NaN (below,
+// above and equal to nothing).
+static inline __m256 load_lanes(const float *src, int m) {  // src[m]
+    __m256i lanes = first_lanes(m);
+    return _mm256_blendv_ps(_mm256_set1_ps(NAN), _mm256_maskload_ps(src, lanes),
+                            _mm256_castsi256_ps(lanes));
+}
+
+// Left-packing 8 floats by a compare mask: entry `mask` lists the lanes set
+// in mask, lowest first, one 4-bit lane index each (vpermps reads the low 3
+// bits of each 32-bit index, so the nibbles need no masking after a shift).
+// Built by the compiler: lane i goes to nibble popcount(mask below bit i).
+#define PACK_LANE(mask, i) \
+    (((mask) >> (i) & 1u) ? (uint32_t)(i) << (4 * __builtin_popcount((mask) & ((1u << (i)) - 1u))) : 0u)
+#define PACK(mask)                                                                         \
+    (PACK_LANE(mask, 0) | PACK_LANE(mask, 1) | PACK_LANE(mask, 2) | PACK_LANE(mask, 3) |   \
+     PACK_LANE(mask, 4) | PACK_LANE(mask, 5) | PACK_LANE(mask, 6) | PACK_LANE(mask, 7))
+#define PACK4(m) PACK(m), PACK((m) + 1u), PACK((m) + 2u), PACK((m) + 3u)
+#define PACK16(m) PACK4(m), PACK4((m) + 4u), PACK4((m) + 8u), PACK4((m) + 12u)
+#define PACK64(m) PACK16(m), PACK16((m) + 16u), PACK16((m) + 32u), PACK16((m) + 48u)
+static const uint32_t LEFT_PACK_LANES[256] = {PACK64(0u), PACK64(64u), PACK64(128u), PACK64(192u)};
+#undef PACK64
+#undef PACK16
+#undef PACK4
+#undef PACK
+#undef PACK_LANE
+
+// The lanes of v below the pivots (above them when `above`; NaN: neither)
+// moved to the front, in order; *kept says how many.
+static inline __m256 pack_side(__m256 v, __m256 pivots, int above, int *kept) {
+    __m256 keep = above ? _mm256_cmp_ps(pivots, v, _CMP_LT_OQ) : _mm256_cmp_ps(v, pivots, _CMP_LT_OQ);
+    unsigned mask = (unsigned)_mm256_movemask_ps(keep);
+    __m256i lanes = _mm256_srlv_epi32(_mm256_set1_epi32((int)LEFT_PACK_LANES[mask]),
+                                      _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+    *kept = __builtin_popcount(mask);
+    return _mm256_permutevar8x32_ps(v, lanes);
+}
+
+// Subtracts 1 from the lanes of *lt where v is below the pivots, and from
+// those of *gt where it is above them.
+static inline void count_lanes(__m256 v, __m256 pivots, __m256i *lt, __m256i *gt) {
+    *lt = _mm256_add_epi32(*lt, _mm256_castps_si256(_mm256_cmp_ps(v, pivots, _CMP_LT_OQ)));
+    *gt = _mm256_add_epi32(*gt, _mm256_castps_si256(_mm256_cmp_ps(pivots, v, _CMP_LT_OQ)));
+}
+#endif
+
+// How many of src[0..m) lie below pivot and how many above it (NaN: neither).
+static void count_sides(const real *src, int m, real pivot, int *below, int *above) {  // src[m]
+#if SELECT_AVX2
+    const __m256 pivots = _mm256_set1_ps(pivot);
+    __m256i lt = _mm256_setzero_si256(), gt = _mm256_setzero_si256();  // -1 per hit
+    int i = 0;
+    for (; i + 8 <= m; i += 8) count_lanes(_mm256_loadu_ps(src + i), pivots, &lt, &gt);
+    if (i < m) count_lanes(load_lanes(src + i, m - i), pivots, &lt, &gt);
+    __m256i pairs = _mm256_hadd_epi32(lt, gt);  // lt: lanes 0, 1, 4, 5; gt: 2, 3, 6, 7
+    __m128i quads = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    quads = _mm_hadd_epi32(quads, quads);  // lt, gt, lt, gt
+    *below = -_mm_cvtsi128_si32(quads);
+    *above = -_mm_extract_epi32(quads, 1);
+#else
+    int lt = 0, gt = 0;
+#pragma omp simd reduction(+ : lt, gt)
+    for (int i = 0; i < m; i++) {
+        lt += src[i] < pivot;
+        gt += pivot < src[i];
+    }
+    *below = lt;
+    *above = gt;
+#endif
+}
+
+// Copies the values of src[0..m) on one side of pivot (below it, or above it
+// when `above`) to the front of dst, in order; returns how many.  dst[count..m)
+// gets garbage.  No branch on the data: with AVX2, eight values per compare,
+// permute and (overlapping) store; the scalar loop writes every value and
+// advances over the kept ones.
+static int compact_side(const real *src, int m, real pivot, int above, real *dst) {
     // src[m], dst[m]
-    int lo = 0, hi = m - 1;
+    int count = 0;
+#if SELECT_AVX2
+    const __m256 pivots = _mm256_set1_ps(pivot);
+    int i = 0, kept;
+    for (; i + 8 <= m; i += 8) {  // writes dst[count..count + 8): count <= i, inside dst[0..m)
+        _mm256_storeu_ps(dst + count, pack_side(_mm256_loadu_ps(src + i), pivots, above, &kept));
+        count += kept;
+    }
+    if (i < m) {  // the last partial vector: only the kept lanes are stored
+        __m256 packed = pack_side(load_lanes(src + i, m - i), pivots, above, &kept);
+        _mm256_maskstore_ps(dst + count, first_lanes(kept), packed);
+        count += kept;
+    }
+#else
     for (int i = 0; i < m; i++) {
         real v = src[i];
-        dst[lo] = v;
-        dst[hi] = v;
-        lo += v < pivot;
-        hi -= pivot < v;
+        dst[count] = v;
+        count += above ? pivot < v : v < pivot;
     }
-    *eq_begin = lo;
-    *eq_end = hi + 1;
+#endif
+    return count;
 }
 
-// The k-th smallest (0-based) of a[0..n), by quickselect with median-of-3
-// pivots.  Each round moves the live range between a and b (n values each,
-// both clobbered), so the partition can run branch-free; values equal to the
-// pivot are split off in the same pass, so ties cost nothing extra (an
-// all-equal row takes one round).  Every round shrinks the range, NaN or
-// not; after too many rounds the rest is merge-sorted, so the worst case is
-// O(n log n) and the expected cost O(n), about 3 ns per key at n = 128.
-// (Tried and dropped as slower here: an in-place partition, pivots from a
-// sorted sample, counting passes that interpolate the k-th value.)
-static real select_kth(real *a, real *b, int n, int k) {  // a[n], b[n]
-    real *src = a, *dst = b, *swap;
-    int l = 0, r = n;  // the k-th value lies in src[l..r)
-    int rounds_left = 8;
-    for (int m = n; m > 1; m >>= 1) rounds_left += 2;
-    while (r - l > 16) {
-        if (rounds_left-- == 0) return merge_sort(src + l, dst + l, r - l)[k - l];
-        real pivot = median3(src[l], src[l + (r - l) / 2], src[r - 1]);
-        int eq_begin, eq_end;
-        partition_copy(src + l, dst + l, r - l, pivot, &eq_begin, &eq_end);
-        swap = src, src = dst, dst = swap;
-        if (k < l + eq_begin) {
-            r = l + eq_begin;
-        } else if (k < l + eq_end) {
-            return pivot;
-        } else {
-            l += eq_end;
+// The k-th and (k+1)-th smallest (0-based) values of a row.
+typedef struct {
+    real kth, next;
+} OrderPair;
+
+enum { SMALL_SELECT = 16 };
+
+// Order statistics of a[0..m), m <= SMALL_SELECT, by ranking every value:
+// the k-th is the one with at most k values below it and more than k at or
+// below it.  The (k+1)-th is `ceiling` when k + 1 == m (the caller's least
+// value above a).  No branch on the data; NaN is below and above nothing.
+static OrderPair small_select(const real *a, int m, int k, real ceiling) {  // a[m]
+    OrderPair out = {a[0], ceiling};  // a[0]: kept only on a NaN row
+#if SELECT_AVX2
+    __m256 low = load_lanes(a, m), high = m > 8 ? load_lanes(a + 8, m - 8) : _mm256_set1_ps(NAN);
+#else
+    real pad[SMALL_SELECT];
+    for (int j = 0; j < SMALL_SELECT; j++) pad[j] = j < m ? a[j] : NAN;
+#endif
+    for (int i = 0; i < m; i++) {
+#if SELECT_AVX2
+        __m256 v = _mm256_set1_ps(a[i]);
+        unsigned lt = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(low, v, _CMP_LT_OQ)) |
+                      (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(high, v, _CMP_LT_OQ)) << 8;
+        unsigned le = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(low, v, _CMP_LE_OQ)) |
+                      (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(high, v, _CMP_LE_OQ)) << 8;
+        int below = __builtin_popcount(lt), at_most = __builtin_popcount(le);
+#else
+        int below = 0, at_most = 0;
+#pragma omp simd reduction(+ : below, at_most)
+        for (int j = 0; j < SMALL_SELECT; j++) {
+            below += pad[j] < a[i];
+            at_most += pad[j] <= a[i];
         }
+#endif
+        out.kth = below <= k && k < at_most ? a[i] : out.kth;
+        out.next = below <= k + 1 && k + 1 < at_most ? a[i] : out.next;
     }
-    insertion_sort(src + l, r - l);
-    return src[k];
+    return out;
 }
 
-// The (lo+1)-th smallest u = x - m, given s_lo, the lo-th (lo < n - 1):
-// s_lo again if it is tied, else the least u above it.
-static real next_order_stat(const real *x, int n, real m, real s_lo, int lo) {  // x[n]
+// The (k+1)-th smallest of src[0..m) given its k-th, kth (k < m - 1): kth
+// again if it is tied, else the least value above it.
+static real next_order_stat(const real *src, int m, real kth, int k) {  // src[m]
     int at_most = 0;
     real above = INFINITY;
 #pragma omp simd reduction(+ : at_most) reduction(min : above)
-    for (int i = 0; i < n; i++) {
-        real u = x[i] - m;
-        at_most += u <= s_lo;
-        real c = u > s_lo ? u : INFINITY;
+    for (int i = 0; i < m; i++) {
+        at_most += src[i] <= kth;
+        real c = src[i] > kth ? src[i] : INFINITY;
         above = c < above ? c : above;
     }
-    return at_most > lo + 1 || above == INFINITY ? s_lo : above;  // INFINITY: only on a NaN row
+    return at_most > k + 1 || above == INFINITY ? kth : above;  // INFINITY: only on a NaN row
+}
+
+// The k-th and (k+1)-th smallest (0-based, k < n - 1) of x[0..n), x
+// untouched, by quickselect with median-of-3 pivots.  Each round counts both
+// sides of the pivot (one vectorized pass), then copies only the side holding
+// the k-th value into the other of a and b (n values each, clobbered);
+// values equal to the pivot are never copied, so ties cost nothing (an
+// all-equal row takes one round).  The (k+1)-th comes along: it is in the
+// kept side, or it is the least value cut off above it, which is the pivot
+// of the last round that kept the lower side.  Every round shrinks the range,
+// NaN or not; after too many rounds the rest is merge-sorted, so the worst
+// case is O(n log n) and the expected cost O(n).
+static OrderPair select_pair(const real *x, int n, int k, real *a, real *b) {
+    // x[n], a[n], b[n]
+    const real *src = x;
+    real *dst = a;
+    int m = n;               // the k-th value lies in src[0..m)
+    real ceiling = INFINITY;  // the least value cut off above src
+    int rounds_left = 8 + 2 * (31 - __builtin_clz((unsigned)n));  // 8 + 2 floor(log2 n)
+    while (m > SMALL_SELECT) {
+        real pivot = median3(src[0], src[m / 2], src[m - 1]);
+        int below, above;
+        count_sides(src, m, pivot, &below, &above);
+        if (k < below) {
+            m = compact_side(src, m, pivot, 0, dst);
+            ceiling = pivot;
+        } else if (k < m - above) {  // the pivot itself
+            real next = k + 1 < m - above ? pivot : next_order_stat(src, m, pivot, k);
+            return (OrderPair){pivot, k + 1 < m ? next : ceiling};
+        } else {
+            k -= m - above;
+            m = compact_side(src, m, pivot, 1, dst);
+        }
+        real *live = dst;
+        src = live;
+        dst = live == a ? b : a;
+        if (--rounds_left == 0) {
+            const real *sorted = merge_sort(live, dst, m);
+            return (OrderPair){sorted[k], k + 1 < m ? sorted[k + 1] : ceiling};
+        }
+    }
+    return small_select(src, m, k, ceiling);
 }
 
 // ---- softmax ------------------------------------------------------------
@@ -181,7 +322,9 @@ static void softmax_backward(float r, const real *x, const real *p, real aux, co
 // the rank r (n - 1) in double from the float r (exact), the weight rounded
 // to real, and lerp's two branches with a fused multiply-add (the torch CPU
 // kernel's fmadd; a separate multiply and add differs in the last bit in
-// about 2% of rows).
+// about 2% of rows).  The order statistics are taken on x and shifted after:
+// x -> x - m rounds monotonically, so the k-th smallest u is exactly the k-th
+// smallest x minus m (ties it creates included), and x needs no copy.
 // scratch and spare: n values each, clobbered.
 static real rsoftmax_threshold(float r, const real *x, int n, real m, real *scratch, real *spare) {
     // x[n], scratch[n], spare[n]
@@ -196,9 +339,9 @@ static real rsoftmax_threshold(float r, const real *x, int n, real m, real *scra
     } else if (lo == 0 && w == 0) {  // r = 0: the minimum (rounding keeps the order)
         s_lo = s_hi = attn_min(x, n) - m;
     } else {
-        for (int i = 0; i < n; i++) scratch[i] = x[i] - m;
-        s_lo = select_kth(scratch, spare, n, lo);
-        s_hi = w > 0 ? next_order_stat(x, n, m, s_lo, lo) : s_lo;
+        OrderPair order = select_pair(x, n, lo, scratch, spare);
+        s_lo = order.kth - m;
+        s_hi = order.next - m;
     }
     real diff = s_hi - s_lo;
     real q = w < 0.5f ? fma(w, diff, s_lo) : fma(w - 1.0f, diff, s_hi);

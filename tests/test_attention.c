@@ -368,6 +368,108 @@ START_TEST(test_rsoftmax_threshold_matches_sort) {
 }
 END_TEST
 
+// One row of kind `kind` for the every-length test: what a quickselect gets
+// wrong first (ties, signed zeros, tightly packed floats, presorted runs,
+// -inf keys, rows too short for any vector).
+static void hard_row(Rng *rng, real *x, int n, int kind) {  // x[n] (out)
+    real scale = (real)exp(rng_uniform(rng) * 8 - 4);
+    real base = (real)(rng_normal(rng) * 3);
+    for (int i = 0; i < n; i++) {
+        switch (kind) {
+        case 0: x[i] = base + scale * (real)rng_normal(rng); break;  // distinct
+        case 1: x[i] = (real)rng_below(rng, 3); break;                // three levels
+        case 2: {  // signed zeros, denormals, and one level above
+            static const real levels[] = {-0.0f, 0.0f, 1e-40f, -1e-40f, 1.0f};
+            x[i] = levels[rng_below(rng, 5)];
+            break;
+        }
+        case 3: x[i] = nextafterf(base, INFINITY) + (real)rng_below(rng, 8) * FLT_EPSILON * base;
+            break;  // a few ulps apart
+        case 4: x[i] = (real)(i / 3) * scale; break;  // ascending, in tied triples
+        case 5: x[i] = (real)((n - i) / 2) - base; break;  // descending, in tied pairs
+        default:  // keys at -inf (masked by a -inf bias), the rest normal
+            x[i] = rng_uniform(rng) < 0.2 ? -INFINITY : base + scale * (real)rng_normal(rng);
+        }
+    }
+    if (kind >= 6) x[rng_below(rng, (uint64_t)n)] = base;  // at least one finite key
+}
+
+enum { HARD_ROW_KINDS = 7 };
+
+// Every length from 1 to 512, every kind of hard row, fixed and random r: the
+// threshold has the bits of the sort-based recipe, and p is t-softmax with
+// that threshold.  -inf keys stay -inf in u (m is finite); a threshold that
+// lands on one is inf or NaN on both sides, and is then compared as NaN.
+START_TEST(test_rsoftmax_threshold_every_length) {
+    real x[MAXN], p[MAXN], want_p[MAXN], scratch[MAXN];
+    Rng rng;
+    rng_seed(&rng, 29);
+    const float fixed_r[] = {0, 0.1f, 0.25f, 0.5f, 0.75f, 0.9f, 1};
+    int rows = 0, nonfinite = 0, masked_finite = 0;
+    for (int n = 1; n <= 512; n++)
+        for (int kind = 0; kind < HARD_ROW_KINDS; kind++)
+            for (int trial = 0; trial < 2; trial++) {
+                float r = trial == 0 ? fixed_r[(n + kind) % 7] : (float)rng_uniform(&rng);
+                hard_row(&rng, x, n, kind);
+                real t = attn_row_forward(map_of(ATTN_RSOFTMAX, r), x, p, n, scratch);
+                real want = t_by_sorting(x, n, r);
+                if (!(t == want || (isnan(t) && isnan(want))))
+                    ck_abort_msg("n=%d kind %d r=%.9g: t %a, sorted %a", n, kind, r, t, want);
+                nonfinite += !isfinite(want);
+                masked_finite += kind == HARD_ROW_KINDS - 1 && isfinite(want);
+                if (isfinite(want)) {
+                    tsoftmax_row_forward(x, want_p, n, attn_max(x, n), want);
+                    for (int i = 0; i < n; i++)
+                        if (memcmp(&p[i], &want_p[i], sizeof p[i]) != 0)
+                            ck_abort_msg("n=%d kind %d r=%.9g: p[%d] %a, t-softmax %a", n, kind, r,
+                                         i, p[i], want_p[i]);
+                }
+                rows++;
+            }
+    ck_assert_int_eq(rows, 512 * HARD_ROW_KINDS * 2);
+    ck_assert_int_gt(nonfinite, 0);         // a quantile on a -inf key happened
+    ck_assert_int_gt(masked_finite, 400);   // and rows with -inf keys kept a finite t
+}
+END_TEST
+
+// Rows built so that every median-of-3 pivot (first, middle and last of the
+// remaining values, which keep their order) is the second smallest of them:
+// each round then drops two values, and the selection runs out of rounds and
+// falls back to sorting what is left.  The k-th must still be the k-th.
+static void median3_killer(real *x, int n) {  // x[n] (out)
+    int slots[MAXN], m = n;
+    for (int i = 0; i < n; i++) slots[i] = i;
+    real next = -1000;  // the values handed out so far, ascending
+    while (m > 16) {
+        int first = slots[0], middle = slots[m / 2];
+        x[first] = next;
+        x[middle] = next + 1;
+        next += 2;
+        int kept = 0;
+        for (int j = 0; j < m; j++)
+            if (slots[j] != first && slots[j] != middle) slots[kept++] = slots[j];
+        m = kept;
+    }
+    for (int j = 0; j < m; j++) x[slots[j]] = next + (real)j;
+}
+
+START_TEST(test_rsoftmax_threshold_adversarial_pivots) {
+    real x[MAXN], p[MAXN], scratch[MAXN];
+    const int ns[] = {64, 129, 512, 4096};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++) {
+        int n = ns[a];
+        median3_killer(x, n);
+        // r near 1 keeps the k-th above every pivot; also the middle and low end
+        const float rs[] = {1.0f - 2.5f / (float)(n - 1), 0.5f, 0.01f};
+        for (int k = 0; k < 3; k++) {
+            real t = attn_row_forward(map_of(ATTN_RSOFTMAX, rs[k]), x, p, n, scratch);
+            real want = t_by_sorting(x, n, rs[k]);
+            if (t != want) ck_abort_msg("n=%d r=%.9g: t %a, sorted %a", n, rs[k], t, want);
+        }
+    }
+}
+END_TEST
+
 // ---- hostile rows -------------------------------------------------------
 
 START_TEST(test_distributions_on_random_rows) {
@@ -488,6 +590,8 @@ Suite *attention_suite(void) {
     tcase_add_test(tc, test_rsoftmax_zero_count);
     tcase_add_test(tc, test_rsoftmax_zero_count_exceptions);
     tcase_add_test(tc, test_rsoftmax_threshold_matches_sort);
+    tcase_add_test(tc, test_rsoftmax_threshold_every_length);
+    tcase_add_test(tc, test_rsoftmax_threshold_adversarial_pivots);
     tcase_add_test(tc, test_distributions_on_random_rows);
     tcase_add_test(tc, test_torch_golden);
     suite_add_tcase(s, tc);
