@@ -18,7 +18,6 @@
 #include "train/step.h"
 #include "util/clock.h"
 #include "weights/hf_model.h"
-#include "weights/safetensors.h"
 
 #define TINY TEST_GOLDEN_DIR "/tiny_bert"
 
@@ -49,26 +48,6 @@ static Bert *tiny_load(Case c, const char *test) {
         ck_abort_msg("%s", err.msg);
     bert_output_all_tokens(m, c.all_tokens);
     return m;
-}
-
-// The golden gradient batch of tests/test_train.c: 5 rows of up to 12 tokens.
-static Batch pair_batch(void) {
-    StFile *f = golden_open(TEST_GOLDEN_DIR "/grad_softmax_pair.safetensors");
-    size_t B, BT;
-    Batch b = {.lengths = golden_i32(f, "lengths", &B), .ids = golden_i32(f, "input_ids", &BT),
-               .type_ids = golden_i32(f, "token_type_ids", NULL),
-               .labels = golden_i32(f, "labels", NULL)};
-    b.size = (int)B;
-    b.T = (int)(BT / B);
-    st_close(f);
-    return b;
-}
-
-static void pair_batch_free(Batch *b) {
-    free(b->lengths);
-    free(b->ids);
-    free(b->type_ids);
-    free(b->labels);
 }
 
 static const Dropout DROPOUT = {0.1f, 0.1f, 0.1f, 29};  // every rate > 0
@@ -140,7 +119,7 @@ START_TEST(phases_account_for_the_pass) {
     const Case k = case_of(_i);
     Bert *m = tiny_load(k, "phases_account_for_the_pass");
     if (!m) return;
-    Batch b = pair_batch();
+    Batch b = golden_step_batch();
     Err err;
     Profile *prof = profile_build(&err);
     OptimConfig oc = {OPTIM_ADAMW, 1e-3f, 0.01f, 0.9f, 0.999f, 1e-8f};
@@ -172,7 +151,7 @@ START_TEST(phases_account_for_the_pass) {
 
     optim_free(opt);
     profile_free(prof);
-    pair_batch_free(&b);
+    golden_step_batch_free(&b);
     bert_free(m);
 }
 END_TEST
@@ -184,7 +163,7 @@ START_TEST(profiling_changes_no_result) {
     Bert *plain = tiny_load(k, "profiling_changes_no_result");
     if (!plain) return;
     Bert *timed = tiny_load(k, "profiling_changes_no_result");
-    Batch b = pair_batch();
+    Batch b = golden_step_batch();
     Err err;
     Profile *prof = profile_build(&err);
     if (!prof) ck_abort_msg("%s", err.msg);
@@ -211,7 +190,7 @@ START_TEST(profiling_changes_no_result) {
     ck_assert_int_eq(memcmp(bert_logits(plain), bert_logits(timed), sizeof(float) * b.size * C), 0);
 
     profile_free(prof);
-    pair_batch_free(&b);
+    golden_step_batch_free(&b);
     bert_free(plain);
     bert_free(timed);
 }
