@@ -7,7 +7,9 @@
 // noisy).
 //   build/bench --model DIR [--batch 32] [--seq 128] [--threads 2] [--reps 7]
 // With --gemm, instead: the GEMM ceilings at the model's shapes, OpenBLAS
-// sgemm against oneDNN's bf16 matmul, its ISA and primitive costs.
+// sgemm against oneDNN's bf16 matmul, its ISA and primitive costs.  With
+// --profile, instead: the time by phase (model/profile.h) of a training step
+// and of an eval forward, per precision, against the measured pass time.
 // With --growth: one row of the cost-growth table (scripts/bench.sh runs one
 // process per row, as the peak RSS of a process only grows).
 // --random-init CONFIG.json: a model of that config's shapes with random
@@ -23,6 +25,7 @@
 #include "model/bert.h"
 #include "model/gemm_bf16.h"
 #include "model/precision.h"
+#include "model/profile.h"
 #include "app/options.h"
 #include "train/optim.h"
 #include "train/step.h"
@@ -198,24 +201,26 @@ static int gemm_bench(int threads, int reps) {
     return 0;
 }
 
-// Median seconds of an eval forward (one untimed warm-up), or -1 on failure.
-static double time_eval_forward(Bert *m, const BertInput *in, int reps, Err *err) {
-    double times[MAX_REPS];
-    for (int r = 0; r < reps + 1; r++) {
+// Seconds of `reps` eval forwards, after one untimed warm-up, into
+// times[reps]; prof (NULL: none) records the timed ones.  -1 on failure.
+static int run_eval_forwards(Bert *m, const BertInput *in, int reps, Profile *prof,
+                             double *times, Err *err) {
+    int rc = 0;
+    for (int r = 0; r < reps + 1 && rc == 0; r++) {
+        if (r == 1) bert_set_profile(m, prof);
         double t0 = clock_seconds();
-        if (bert_forward(m, in, NULL, err) != 0) return -1;
+        rc = bert_forward(m, in, NULL, err);
         if (r >= 1) times[r - 1] = clock_seconds() - t0;
     }
-    return median(times, reps);
+    bert_set_profile(m, NULL);
+    return rc;
 }
 
-// Median seconds of a training step (fwd + bwd + clip + AdamW, dropout 0.1),
-// or -1 on failure.
-// The step ./finetune runs (train/step.c): forward with dropout 0.1, loss,
-// finite checks, backward, clipping, AdamW (and the bf16 weight refresh),
-// lr decaying over the timed steps.
-static double time_training_step(Bert *m, Optimizer *opt, const BertInput *in, int *labels,
-                                 int reps, Err *err) {
+// The same for training steps: the step ./finetune runs (train/step.c):
+// forward with dropout 0.1, loss, finite checks, backward, clipping, AdamW
+// (and the bf16 weight refresh), lr decaying over the timed steps.
+static int run_training_steps(Bert *m, Optimizer *opt, const BertInput *in, int *labels, int reps,
+                              Profile *prof, double *times, Err *err) {
     const StepSchedule schedule = {.lr = 2e-5f, .total_steps = reps + 1, .warmup_steps = 0,
                                    .clip = 1.0f};
     const Batch batch = {.size = in->batch, .T = in->seq, .ids = (int *)in->ids,
@@ -223,18 +228,110 @@ static double time_training_step(Bert *m, Optimizer *opt, const BertInput *in, i
                          .labels = labels, .targets = NULL, .max_rows = in->batch,
                          .max_len = in->seq};
     const Dropout d = {0.1f, 0.1f, 0.1f, 7};
-    double times[MAX_REPS];
-    for (int r = 0; r < reps + 1; r++) {
+    int rc = 0;
+    for (int r = 0; r < reps + 1 && rc == 0; r++) {
+        if (r == 1) bert_set_profile(m, prof);
         double t0 = clock_seconds();
         StepStats stats;
-        if (train_step(m, opt, &batch, &d, r, &schedule, &stats, err) != 0) return -1;
+        rc = train_step(m, opt, &batch, &d, r, &schedule, &stats, err);
         if (r >= 1) times[r - 1] = clock_seconds() - t0;
     }
+    bert_set_profile(m, NULL);
+    return rc;
+}
+
+// Median seconds of an eval forward (one untimed warm-up), or -1 on failure.
+static double time_eval_forward(Bert *m, const BertInput *in, int reps, Err *err) {
+    double times[MAX_REPS];
+    if (run_eval_forwards(m, in, reps, NULL, times, err) != 0) return -1;
     return median(times, reps);
 }
 
 // The optimizer of every timed training step: AdamW, weight decay 0.01.
 static const OptimConfig BENCH_OPTIM = {OPTIM_ADAMW, 2e-5f, 0.01f, 0.9f, 0.999f, 1e-8f};
+
+// Median seconds of a training step (fwd + bwd + clip + AdamW, dropout 0.1),
+// or -1 on failure.
+static double time_training_step(Bert *m, Optimizer *opt, const BertInput *in, int *labels,
+                                 int reps, Err *err) {
+    double times[MAX_REPS];
+    if (run_training_steps(m, opt, in, labels, reps, NULL, times, err) != 0) return -1;
+    return median(times, reps);
+}
+
+// One pass's profile: the phases' time over `reps` passes and the measured
+// wall time of those passes.
+typedef struct {
+    const Profile *prof;
+    double measured;  // seconds, summed over the passes
+    int reps;
+} PassProfile;
+
+// "| 12.3 ms | 4.5% | 24 |": a phase's ms and calls per pass, % of the
+// measured pass; "| - | | |" when it did not run.
+static void print_phase_cells(const PassProfile *pp, Phase phase) {
+    if (profile_calls(pp->prof, phase) == 0) {
+        printf(" - | | |");
+        return;
+    }
+    double s = profile_seconds(pp->prof, phase);
+    printf(" %.2f ms | %.1f%% | %ld |", s / pp->reps * 1e3, 100.0 * s / pp->measured,
+           profile_calls(pp->prof, phase) / pp->reps);
+}
+
+// "| 12.3 ms | 4.5% | |": a total per pass and its % of the measured pass.
+static void print_total_cells(const PassProfile *pp, double seconds) {
+    printf(" %.2f ms | %.1f%% | |", seconds / pp->reps * 1e3, 100.0 * seconds / pp->measured);
+}
+
+// --profile: time by phase (model/profile.h) of the training step and of
+// the eval forward in the model's current precision, `reps` passes of each
+// after an untimed warm-up, as a Markdown table; the sum of the phases
+// against the measured time (the gap: time no phase covers).
+static int profile_bench(Bert *m, Optimizer *opt, const BertInput *in, int *labels, int reps,
+                         int threads, Err *err) {
+    Profile *train = profile_build(err), *eval = profile_build(err);
+    double step_times[MAX_REPS], fwd_times[MAX_REPS];
+    int rc = train && eval ? 0 : -1;
+    if (rc == 0) rc = run_eval_forwards(m, in, reps, eval, fwd_times, err);
+    if (rc == 0) rc = run_training_steps(m, opt, in, labels, reps, train, step_times, err);
+    if (rc == 0) {
+        double step_seconds = 0, fwd_seconds = 0;
+        for (int r = 0; r < reps; r++) {
+            step_seconds += step_times[r];
+            fwd_seconds += fwd_times[r];
+        }
+        const PassProfile step = {train, step_seconds, reps}, fwd = {eval, fwd_seconds, reps};
+        const Precision p = bert_precision(m);
+        char map[64];
+        attn_map_format(map, sizeof map, bert_config(m)->attn);
+        printf("Time by phase, %s (%s), attention %s, batch %d x seq %d, %d threads, mean over %d "
+               "pass%s after a warm-up\n\n",
+               precision_info(p)->name, precision_info(p)->gemm, map, in->batch, in->seq, threads,
+               reps, reps == 1 ? "" : "es");
+        printf("| phase | training step | %% of step | calls | eval forward | %% of forward | "
+               "calls | covers |\n|---|---|---|---|---|---|---|---|\n");
+        for (int ph = 0; ph < PHASE_COUNT; ph++) {
+            printf("| %s |", profile_phase((Phase)ph)->name);
+            print_phase_cells(&step, (Phase)ph);
+            print_phase_cells(&fwd, (Phase)ph);
+            printf(" %s |\n", profile_phase((Phase)ph)->covers);
+        }
+        printf("| **sum of phases** |");
+        print_total_cells(&step, profile_total_seconds(train));
+        print_total_cells(&fwd, profile_total_seconds(eval));
+        printf(" |\n| **measured** |");
+        print_total_cells(&step, step.measured);
+        print_total_cells(&fwd, fwd.measured);
+        printf(" wall time of the whole pass |\n| unattributed |");
+        print_total_cells(&step, step.measured - profile_total_seconds(train));
+        print_total_cells(&fwd, fwd.measured - profile_total_seconds(eval));
+        printf(" measured minus the sum: what no phase covers |\n\n");
+    }
+    profile_free(train);
+    profile_free(eval);
+    return rc;
+}
 
 // The process's peak resident set so far, MB.
 static double peak_rss_mb(void) {
@@ -295,7 +392,7 @@ static double forward_flops(const BertConfig *c, int B, int T) {
 int main(int argc, char **argv) {
     const char *model_dir = CLI_DEFAULT_MODEL, *random_init = "";
     int B = 32, T = 128, threads = 2, reps = 7;
-    bool gemm_only = false, growth = false, precision_given = false;
+    bool gemm_only = false, growth = false, profile = false, precision_given = false;
     char precision_help[512];
     cli_precision_help(precision_help, sizeof precision_help);
     const char *precision_name = "";
@@ -309,6 +406,7 @@ int main(int argc, char **argv) {
         {"threads", CLI_INT, &threads, "N", "threads", .range = CLI_AT_LEAST(1)},
         {"reps", CLI_INT, &reps, "N", "timed repetitions per measurement (median)", .range = CLI_IN(1, MAX_REPS)},
         {"gemm", CLI_FLAG, &gemm_only, NULL, "only the GEMM ceilings: OpenBLAS sgemm, oneDNN bf16"},
+        {"profile", CLI_FLAG, &profile, NULL, "only the time by phase of a training step and an eval forward (mean of --reps)"},
         {"precision", CLI_STRING, &precision_name, "P", precision_help, &precision_given, "every one this CPU runs"},
         {"growth", CLI_FLAG, &growth, NULL,
          "one cost-growth row: eval forward, softmax training step, tokens/s and peak RSS of each, in one precision (fp32 unless --precision)"},
@@ -353,6 +451,23 @@ int main(int argc, char **argv) {
     if (growth) {
         rc = growth_row(m, model_name, only, &in, labels, reps, &err);
         if (rc != 0) fprintf(stderr, "bench: %s\n", err.msg);
+        free(ids), free(types), free(lengths), free(labels);
+        bert_free(m);
+        return rc != 0;
+    }
+    if (profile) {  // each precision (or --precision's) in turn
+        Optimizer *opt = optim_build(&BENCH_OPTIM, m, &err);
+        rc = opt ? 0 : -1;
+        for (int p = 0; rc == 0 && p < PRECISION_COUNT; p++) {
+            if (precision_given && p != (int)only) continue;
+            if (bert_set_precision(m, (Precision)p, &err) != 0)
+                printf("Time by phase, %s: not run: %s\n\n", precision_info((Precision)p)->name,
+                       err.msg);
+            else
+                rc = profile_bench(m, opt, &in, labels, reps, threads, &err);
+        }
+        if (rc != 0) fprintf(stderr, "bench: %s\n", err.msg);
+        optim_free(opt);
         free(ids), free(types), free(lengths), free(labels);
         bert_free(m);
         return rc != 0;

@@ -94,6 +94,7 @@ struct Bert {
     Err gemm_err;
     BertLayerGradsHook layer_grads_hook;  // bert_on_layer_grads (NULL: none)
     void *layer_grads_ctx;
+    Profile *prof;  // bert_set_profile (NULL: no timing); the caller's
 };
 
 // ------------------------------------------------------------ parameters
@@ -449,6 +450,8 @@ const BertConfig *bert_config(const Bert *m) { return &m->cfg; }
 int bert_max_batch(const Bert *m) { return m->max_batch; }
 int bert_max_seq(const Bert *m) { return m->max_seq; }
 void bert_set_attn(Bert *m, AttnMap attn) { m->cfg.attn = attn; }
+void bert_set_profile(Bert *m, Profile *prof) { m->prof = prof; }
+Profile *bert_profile(const Bert *m) { return m->prof; }
 
 real *bert_params(Bert *m, size_t *count) {
     if (count) *count = m->num_params;
@@ -517,13 +520,15 @@ fail:
 
 void bert_sync_weights(Bert *m) {
     if (m->precision != PRECISION_BF16) return;
-    for (int i = 0; i < NUM_GEMM_WEIGHTS; i++) {
-        ParamInfo info;
-        bert_param_info(&m->cfg, GEMM_WEIGHTS[i], &info);
-        size_t rows = bert_param_numel(&m->cfg, GEMM_WEIGHTS[i]) / (size_t)info.cols;
-        float_to_bf16_rows(m->weight_h[GEMM_WEIGHTS[i]], (size_t)info.cols,
-                           bert_param(m, GEMM_WEIGHTS[i]), (size_t)info.cols, rows,
-                           (size_t)info.cols);
+    PROFILE_SCOPE(m->prof, PHASE_WEIGHT_REFRESH) {
+        for (int i = 0; i < NUM_GEMM_WEIGHTS; i++) {
+            ParamInfo info;
+            bert_param_info(&m->cfg, GEMM_WEIGHTS[i], &info);
+            size_t rows = bert_param_numel(&m->cfg, GEMM_WEIGHTS[i]) / (size_t)info.cols;
+            float_to_bf16_rows(m->weight_h[GEMM_WEIGHTS[i]], (size_t)info.cols,
+                               bert_param(m, GEMM_WEIGHTS[i]), (size_t)info.cols, rows,
+                               (size_t)info.cols);
+        }
     }
 }
 #endif
@@ -606,7 +611,8 @@ static void maybe_dropout(real *x, uint8_t *keep, int seq, int inner, float p, c
     if (!m->training || p <= 0) return;
     const int mask_seq = seq == 1 ? 1 : m->dropout.mask_seq ? m->dropout.mask_seq : m->T;
     const DropoutFrame frame = {m->dropout.row0, seq, mask_seq, inner};
-    dropout_forward_framed(x, keep, (long)m->B * seq * inner, p, m->dropout.seed, site, &frame);
+    PROFILE_SCOPE(m->prof, PHASE_DROPOUT)
+        dropout_forward_framed(x, keep, (long)m->B * seq * inner, p, m->dropout.seed, site, &frame);
 }
 
 // out [B, H] = rows b * T of in [B * T, H]: the [CLS] rows.  out may be in
@@ -650,13 +656,17 @@ static void dense_forward(Bert *m, real *out, const real *in, bf16 *in_h, const 
 #if !REAL_IS_DOUBLE
     if (m->precision == PRECISION_BF16) {
         Err err;
-        if (in) float_to_bf16_rows(in_h, (size_t)K, in, (size_t)K, (size_t)R, (size_t)K);
-        note_gemm_failure(m, linear_forward_bf16(m->gemm, out, in_h, weight_h, bias, R, K, C, &err),
-                          &err);
+        int rc = 0;
+        if (in)
+            PROFILE_SCOPE(m->prof, PHASE_BF16_CONVERT)
+                float_to_bf16_rows(in_h, (size_t)K, in, (size_t)K, (size_t)R, (size_t)K);
+        PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD)
+            rc = linear_forward_bf16(m->gemm, out, in_h, weight_h, bias, R, K, C, &err);
+        note_gemm_failure(m, rc, &err);
         return;
     }
 #endif
-    linear_forward(out, in, weight, bias, R, K, C);
+    PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD) linear_forward(out, in, weight, bias, R, K, C);
 }
 
 // Backward of dense_forward (linear_backward's contract).  bf16: dout is
@@ -667,14 +677,18 @@ static void dense_backward(Bert *m, real *din, real *dweight, real *dbias, const
 #if !REAL_IS_DOUBLE
     if (m->precision == PRECISION_BF16) {
         Err err;
-        float_to_bf16_rows(m->dout_h, (size_t)C, dout, (size_t)C, (size_t)R, (size_t)C);
-        note_gemm_failure(m, linear_backward_bf16(m->gemm, din, dweight, dbias, dout, m->dout_h,
-                                                  in_h, weight_h, R, K, C, din_accumulate, &err),
-                          &err);
+        int rc = 0;
+        PROFILE_SCOPE(m->prof, PHASE_BF16_CONVERT)
+            float_to_bf16_rows(m->dout_h, (size_t)C, dout, (size_t)C, (size_t)R, (size_t)C);
+        PROFILE_SCOPE(m->prof, PHASE_GEMM_BWD)
+            rc = linear_backward_bf16(m->gemm, din, dweight, dbias, dout, m->dout_h, in_h,
+                                      weight_h, R, K, C, din_accumulate, &err);
+        note_gemm_failure(m, rc, &err);
         return;
     }
 #endif
-    linear_backward(din, dweight, dbias, dout, in, weight, R, K, C, din_accumulate);
+    PROFILE_SCOPE(m->prof, PHASE_GEMM_BWD)
+        linear_backward(din, dweight, dbias, dout, in, weight, R, K, C, din_accumulate);
 }
 
 // The QKV projection: in bf16 it alone runs in float32 (from the float32
@@ -686,9 +700,10 @@ static void dense_backward(Bert *m, real *din, real *dweight, real *dbias, const
 static void qkv_forward(Bert *m, LayerActs *a, const real *x, const LayerParams *p, int N, int H) {
 #if !REAL_IS_DOUBLE
     if (m->precision == PRECISION_BF16)
-        float_to_bf16_rows(a->in_h, (size_t)H, x, (size_t)H, (size_t)N, (size_t)H);
+        PROFILE_SCOPE(m->prof, PHASE_BF16_CONVERT)
+            float_to_bf16_rows(a->in_h, (size_t)H, x, (size_t)H, (size_t)N, (size_t)H);
 #endif
-    linear_forward(a->qkv, x, p->qkv_w, p->qkv_b, N, H, 3 * H);
+    PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD) linear_forward(a->qkv, x, p->qkv_w, p->qkv_b, N, H, 3 * H);
 }
 
 // GELU of a->ffn_pre [n], the FFN-out GEMM's input: into a->ffn_act, or in
@@ -738,17 +753,20 @@ static void post_attention_forward(Bert *m, LayerActs *a, const LayerParams *p, 
                   R, H, H);
     maybe_dropout(a->attn_res, a->keep_attn, R / m->B, H, m->dropout.hidden, m,
                   layer_site(l, SITE_ATTN));
-    residual_forward(a->attn_res, x, RH);
-    layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->attn_res, p->ln1_w, p->ln1_b, R, H,
-                      c->layer_norm_eps);
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE) residual_forward(a->attn_res, x, RH);
+    PROFILE_SCOPE(m->prof, PHASE_LAYERNORM)
+        layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->attn_res, p->ln1_w, p->ln1_b,
+                          R, H, c->layer_norm_eps);
     dense_forward(m, a->ffn_pre, a->ln1_out, a->ln1_h, p->in_w, p->in_wh, p->in_b, R, H, FF);
-    const real *act = ffn_activation_forward(m, a, (long)R * FF);
+    const real *act = NULL;
+    PROFILE_SCOPE(m->prof, PHASE_GELU) act = ffn_activation_forward(m, a, (long)R * FF);
     dense_forward(m, a->ffn_res, act, a->act_h, p->ffn_w, p->ffn_wh, p->ffn_b, R, FF, H);
     maybe_dropout(a->ffn_res, a->keep_ffn, R / m->B, H, m->dropout.hidden, m,
                   layer_site(l, SITE_FFN));
-    residual_forward(a->ffn_res, a->ln1_out, RH);
-    layernorm_forward(a->ln2_out, a->ln2_mean, a->ln2_rstd, a->ffn_res, p->ln2_w, p->ln2_b, R, H,
-                      c->layer_norm_eps);
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE) residual_forward(a->ffn_res, a->ln1_out, RH);
+    PROFILE_SCOPE(m->prof, PHASE_LAYERNORM)
+        layernorm_forward(a->ln2_out, a->ln2_mean, a->ln2_rstd, a->ffn_res, p->ln2_w, p->ln2_b,
+                          R, H, c->layer_norm_eps);
 }
 
 // post_attention_forward of the last layer on its [CLS] rows.  Attention
@@ -758,8 +776,10 @@ static void post_attention_forward(Bert *m, LayerActs *a, const LayerParams *p, 
 static void last_layer_forward_cls(Bert *m, LayerActs *a, const LayerParams *p, int l,
                                    const real *x) {
     const int B = m->B, T = m->T, H = m->cfg.hidden_size;
-    take_cls_rows(a->ctx, a->ctx, B, T, H);
-    take_cls_rows(m->cls_x, x, B, T, H);
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE) {
+        take_cls_rows(a->ctx, a->ctx, B, T, H);
+        take_cls_rows(m->cls_x, x, B, T, H);
+    }
     post_attention_forward(m, a, p, l, a->ctx, m->cls_x, B);
 }
 
@@ -786,20 +806,25 @@ static const real *layer_forward(Bert *m, int l, const real *x, AttentionDims *d
 static void head_forward(Bert *m, const real *out) {
     const BertConfig *c = &m->cfg;
     const int B = m->B, H = c->hidden_size, C = c->num_labels;
-    take_cls_rows(m->cls_in, out, B, last_rows_per_seq(m), H);
-    if (c->head == HEAD_XLMR) {
-        memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
+    PROFILE_SCOPE(m->prof, PHASE_HEAD_LOSS) {
+        take_cls_rows(m->cls_in, out, B, last_rows_per_seq(m), H);
+        if (c->head == HEAD_XLMR) memcpy(m->head_in, m->cls_in, sizeof(real) * B * H);
+    }
+    if (c->head == HEAD_XLMR)
         maybe_dropout(m->head_in, m->keep_head_in, 1, H, m->dropout.classifier, m,
                       SITE_HEAD_IN);
+    PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD)
+        linear_forward(m->pooled, pooler_input(m), bert_param(m, PT_POOL_W),
+                       bert_param(m, PT_POOL_B), B, H, H);
+    PROFILE_SCOPE(m->prof, PHASE_HEAD_LOSS) {
+        for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
+        memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
     }
-    linear_forward(m->pooled, pooler_input(m), bert_param(m, PT_POOL_W), bert_param(m, PT_POOL_B),
-                   B, H, H);
-    for (long i = 0; i < (long)B * H; i++) m->pooled[i] = tanh(m->pooled[i]);
-    memcpy(m->pooled_drop, m->pooled, sizeof(real) * B * H);
     maybe_dropout(m->pooled_drop, m->keep_pooled, 1, H, m->dropout.classifier, m,
                   SITE_POOLED);
-    linear_forward(m->logits, m->pooled_drop, bert_param(m, PT_CLS_W), bert_param(m, PT_CLS_B), B,
-                   H, C);
+    PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD)
+        linear_forward(m->logits, m->pooled_drop, bert_param(m, PT_CLS_W),
+                       bert_param(m, PT_CLS_B), B, H, C);
 }
 
 static AttentionDims attention_dims(Bert *m) {
@@ -809,7 +834,8 @@ static AttentionDims attention_dims(Bert *m) {
                            .dropout = m->training ? m->dropout.attention : 0.0f,
                            .seed = m->dropout.seed, .row0 = m->dropout.row0,
                            .mask_seq = m->dropout.mask_seq, .scratch = m->attn_scratch,
-                           .scratch_stride = attention_scratch_floats(m->max_seq)};
+                           .scratch_stride = attention_scratch_floats(m->max_seq),
+                           .prof = m->prof};
 }
 
 int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err) {
@@ -828,11 +854,14 @@ int bert_forward(Bert *m, const BertInput *in, const Dropout *dropout, Err *err)
     memcpy(m->type_ids, in->type_ids, sizeof(int) * N);
     memcpy(m->lengths, in->lengths, sizeof(int) * B);
 
-    embeddings_forward(m->emb_sum, m->ids, m->type_ids, bert_param(m, PT_WORD_EMB),
-                       bert_param(m, PT_POS_EMB), bert_param(m, PT_TYPE_EMB), B, T, H,
-                       c->position_offset);
-    layernorm_forward(m->emb_out, m->emb_mean, m->emb_rstd, m->emb_sum, bert_param(m, PT_EMB_LN_W),
-                      bert_param(m, PT_EMB_LN_B), N, H, c->layer_norm_eps);
+    PROFILE_SCOPE(m->prof, PHASE_EMBEDDINGS)
+        embeddings_forward(m->emb_sum, m->ids, m->type_ids, bert_param(m, PT_WORD_EMB),
+                           bert_param(m, PT_POS_EMB), bert_param(m, PT_TYPE_EMB), B, T, H,
+                           c->position_offset);
+    PROFILE_SCOPE(m->prof, PHASE_LAYERNORM)
+        layernorm_forward(m->emb_out, m->emb_mean, m->emb_rstd, m->emb_sum,
+                          bert_param(m, PT_EMB_LN_W), bert_param(m, PT_EMB_LN_B), N, H,
+                          c->layer_norm_eps);
     maybe_dropout(m->emb_out, m->keep_emb, T, H, m->dropout.hidden, m, SITE_EMB);
     AttentionDims dims = attention_dims(m);
     const real *x = m->emb_out;
@@ -907,7 +936,8 @@ void bert_scale_loss_grad(Bert *m, real scale) {
 // --------------------------------------------------------------- backward
 
 static void maybe_dropout_backward(real *d, const uint8_t *keep, long n, float p, const Bert *m) {
-    if (m->training && p > 0) dropout_backward(d, d, keep, n, p);
+    if (m->training && p > 0)
+        PROFILE_SCOPE(m->prof, PHASE_DROPOUT) dropout_backward(d, d, keep, n, p);
 }
 
 // Backward of head_forward: dlogits in; m->d_x out, dL/d(the last layer's
@@ -915,15 +945,18 @@ static void maybe_dropout_backward(real *d, const uint8_t *keep, long n, float p
 static void head_backward(Bert *m) {
     const BertConfig *c = &m->cfg;
     const int B = m->B, H = c->hidden_size, C = c->num_labels;
-    linear_backward(m->d_pooled, bert_grad(m, PT_CLS_W), bert_grad(m, PT_CLS_B), m->dlogits,
-                    m->pooled_drop, bert_param(m, PT_CLS_W), B, H, C, 0);
+    PROFILE_SCOPE(m->prof, PHASE_GEMM_BWD)
+        linear_backward(m->d_pooled, bert_grad(m, PT_CLS_W), bert_grad(m, PT_CLS_B), m->dlogits,
+                        m->pooled_drop, bert_param(m, PT_CLS_W), B, H, C, 0);
     maybe_dropout_backward(m->d_pooled, m->keep_pooled, (long)B * H, m->dropout.classifier, m);
-    for (long i = 0; i < (long)B * H; i++) m->d_pooled[i] *= 1.0f - m->pooled[i] * m->pooled[i];
-    linear_backward(m->d_x, bert_grad(m, PT_POOL_W), bert_grad(m, PT_POOL_B), m->d_pooled,
-                    pooler_input(m), bert_param(m, PT_POOL_W), B, H, H, 0);
+    PROFILE_SCOPE(m->prof, PHASE_HEAD_LOSS)
+        for (long i = 0; i < (long)B * H; i++) m->d_pooled[i] *= 1.0f - m->pooled[i] * m->pooled[i];
+    PROFILE_SCOPE(m->prof, PHASE_GEMM_BWD)
+        linear_backward(m->d_x, bert_grad(m, PT_POOL_W), bert_grad(m, PT_POOL_B), m->d_pooled,
+                        pooler_input(m), bert_param(m, PT_POOL_W), B, H, H, 0);
     if (c->head == HEAD_XLMR)
         maybe_dropout_backward(m->d_x, m->keep_head_in, (long)B * H, m->dropout.classifier, m);
-    spread_cls_rows(m->d_x, B, last_rows_per_seq(m), H);
+    PROFILE_SCOPE(m->prof, PHASE_HEAD_LOSS) spread_cls_rows(m->d_x, B, last_rows_per_seq(m), H);
 }
 
 // Backward of post_attention_forward over R rows.  d_out [R, H] is dL/d
@@ -936,21 +969,24 @@ static void post_attention_backward(Bert *m, LayerActs *a, const LayerParams *p,
     const long RH = (long)R * H;
     const size_t bytes = sizeof(real) * (size_t)RH;
     // LayerNorm 2 -> dL/d(ffn_res) in d_tmp; the residual passes it to ln1_out.
-    memset(m->d_tmp, 0, bytes);
-    layernorm_backward(m->d_tmp, dp->ln2_w, dp->ln2_b, d_out, a->ffn_res, p->ln2_w, a->ln2_mean,
-                       a->ln2_rstd, R, H);
-    memcpy(d_x, m->d_tmp, bytes);  // dL/d(ln1_out), residual part
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE) memset(m->d_tmp, 0, bytes);
+    PROFILE_SCOPE(m->prof, PHASE_LAYERNORM)
+        layernorm_backward(m->d_tmp, dp->ln2_w, dp->ln2_b, d_out, a->ffn_res, p->ln2_w,
+                           a->ln2_mean, a->ln2_rstd, R, H);
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE)
+        memcpy(d_x, m->d_tmp, bytes);  // dL/d(ln1_out), residual part
     maybe_dropout_backward(m->d_tmp, a->keep_ffn, RH, m->dropout.hidden, m);
     dense_backward(m, m->d_ffn, dp->ffn_w, dp->ffn_b, m->d_tmp, a->ffn_act, a->act_h, p->ffn_w,
                    p->ffn_wh, R, FF, H, 0);
-    gelu_backward(m->d_ffn, a->ffn_pre, m->d_ffn, (long)R * FF);
+    PROFILE_SCOPE(m->prof, PHASE_GELU) gelu_backward(m->d_ffn, a->ffn_pre, m->d_ffn, (long)R * FF);
     dense_backward(m, d_x, dp->in_w, dp->in_b, m->d_ffn, a->ln1_out, a->ln1_h, p->in_w, p->in_wh,
                    R, H, FF, 1);
     // LayerNorm 1 -> dL/d(attn_res) in d_tmp; the residual passes it to x.
-    memset(m->d_tmp, 0, bytes);
-    layernorm_backward(m->d_tmp, dp->ln1_w, dp->ln1_b, d_x, a->attn_res, p->ln1_w, a->ln1_mean,
-                       a->ln1_rstd, R, H);
-    memcpy(d_x, m->d_tmp, bytes);  // dL/dx, residual part
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE) memset(m->d_tmp, 0, bytes);
+    PROFILE_SCOPE(m->prof, PHASE_LAYERNORM)
+        layernorm_backward(m->d_tmp, dp->ln1_w, dp->ln1_b, d_x, a->attn_res, p->ln1_w,
+                           a->ln1_mean, a->ln1_rstd, R, H);
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE) memcpy(d_x, m->d_tmp, bytes);  // dL/dx, residual part
     maybe_dropout_backward(m->d_tmp, a->keep_attn, RH, m->dropout.hidden, m);
     dense_backward(m, d_ctx, dp->out_w, dp->out_b, m->d_tmp, ctx, a->ctx_h, p->out_w, p->out_wh,
                    R, H, H, 0);
@@ -963,8 +999,10 @@ static void last_layer_backward_cls(Bert *m, LayerActs *a, const LayerParams *p,
                                     const LayerParams *dp) {
     const int B = m->B, T = m->T, H = m->cfg.hidden_size;
     post_attention_backward(m, a, p, dp, a->ctx, B, m->d_x, m->d_ctx, m->d_x);
-    spread_cls_rows(m->d_ctx, B, T, H);
-    spread_cls_rows(m->d_x, B, T, H);
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE) {
+        spread_cls_rows(m->d_ctx, B, T, H);
+        spread_cls_rows(m->d_x, B, T, H);
+    }
 }
 
 // Backward of layer_forward: m->d_x holds dL/d(layer output) and becomes
@@ -1002,12 +1040,15 @@ int bert_backward(Bert *m, Err *err) {
 
     // embeddings
     maybe_dropout_backward(m->d_x, m->keep_emb, (long)N * H, m->dropout.hidden, m);
-    memset(m->d_tmp, 0, sizeof(real) * N * H);
-    layernorm_backward(m->d_tmp, bert_grad(m, PT_EMB_LN_W), bert_grad(m, PT_EMB_LN_B), m->d_x,
-                       m->emb_sum, bert_param(m, PT_EMB_LN_W), m->emb_mean, m->emb_rstd, N, H);
-    embeddings_backward(bert_grad(m, PT_WORD_EMB), bert_grad(m, PT_POS_EMB),
-                        bert_grad(m, PT_TYPE_EMB), m->d_tmp, m->ids, m->type_ids, m->lengths, B, T,
-                        H, c->position_offset);
+    PROFILE_SCOPE(m->prof, PHASE_ELEMENTWISE) memset(m->d_tmp, 0, sizeof(real) * N * H);
+    PROFILE_SCOPE(m->prof, PHASE_LAYERNORM)
+        layernorm_backward(m->d_tmp, bert_grad(m, PT_EMB_LN_W), bert_grad(m, PT_EMB_LN_B),
+                           m->d_x, m->emb_sum, bert_param(m, PT_EMB_LN_W), m->emb_mean,
+                           m->emb_rstd, N, H);
+    PROFILE_SCOPE(m->prof, PHASE_EMBEDDINGS)
+        embeddings_backward(bert_grad(m, PT_WORD_EMB), bert_grad(m, PT_POS_EMB),
+                            bert_grad(m, PT_TYPE_EMB), m->d_tmp, m->ids, m->type_ids, m->lengths,
+                            B, T, H, c->position_offset);
     return gemm_pass_status(m, "backward", err);
 }
 

@@ -10,6 +10,7 @@
 #include "model/attention.h"
 #include "model/precision.h"
 #include "model/output_map.h"
+#include "model/profile.h"
 #include "model/real.h"
 #include "util/err.h"
 
@@ -100,6 +101,11 @@ const BertConfig *bert_config(const Bert *model);
 int bert_max_batch(const Bert *model);
 int bert_max_seq(const Bert *model);
 void bert_set_attn(Bert *model, AttnMap attn);
+
+// Time by phase (model/profile.h): every forward, backward and train_step
+// adds its spans to prof until NULL takes it back.  The caller owns it.
+void bert_set_profile(Bert *model, Profile *prof);
+Profile *bert_profile(const Bert *model);
 
 real *bert_params(Bert *model, size_t *count);  // the flat parameter buffer
 real *bert_param(Bert *model, ParamId id);      // start of one tensor in it

@@ -281,8 +281,13 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
     const real keep_scale = (real)(1.0 / (1.0 - d->dropout));
     const long TM = d->mask_seq ? d->mask_seq : T;  // dropout masks: the global batch's frame
     uint64_t zero_count = 0, pair_count = 0;
-#pragma omp parallel for schedule(dynamic) reduction(+ : zero_count, pair_count)
+    // Phase timing: each thread's time per part (profile.h).
+    const double start = profile_now(d->prof);
+    double products = 0, map = 0, dropout = 0;
+#pragma omp parallel for schedule(dynamic) \
+    reduction(+ : zero_count, pair_count, products, map, dropout)
     for (int bh = 0; bh < B * NH; bh++) {
+        double lap = profile_now(d->prof);
         int b = bh / NH, h = bh % NH, len = d->lengths[b], q = d->cls_only ? 1 : len;
         real *row_scratch = d->scratch + (size_t)omp_get_thread_num() * d->scratch_stride;
         const real *Q = qkv + (size_t)b * T * ld + h * D, *K = Q + H, *V = Q + 2 * H;
@@ -290,6 +295,7 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
         real *Pd = d->dropout > 0 ? probs_drop + (size_t)bh * T * T : P;
         real *A = aux + (size_t)bh * T;
         gemm(CblasNoTrans, CblasTrans, q, len, D, scale, Q, ld, K, ld, 0.0f, S, T);
+        profile_lap(d->prof, &lap, &products);
         for (int i = 0; i < q; i++) {
             real *p = P + (size_t)i * T;
             A[i] = attn_row_forward(d->map, S + (size_t)i * T, p, len, row_scratch);
@@ -300,6 +306,7 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
             }
         }
         memset(P + (size_t)q * T, 0, sizeof(real) * (size_t)(T - q) * T);
+        profile_lap(d->prof, &lap, &map);
         if (d->dropout > 0) {
             uint8_t *kp = keep + (size_t)bh * T * T;
             const long base = ((d->row0 + b) * NH + h) * TM * TM;
@@ -308,11 +315,17 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
                 kp[i] = (uint8_t)dropout_keep(key, index, threshold);
                 Pd[i] = kp[i] ? P[i] * keep_scale : 0.0f;
             }
+            profile_lap(d->prof, &lap, &dropout);
         }
         real *C = ctx + (size_t)b * T * H + h * D;
         gemm(CblasNoTrans, CblasNoTrans, q, D, len, 1.0f, Pd, T, V, ld, 0.0f, C, H);
         for (int i = q; i < T; i++) memset(C + (size_t)i * H, 0, sizeof(real) * D);
+        profile_lap(d->prof, &lap, &products);
     }
+    // Dropout last: no part when it is off.
+    profile_split(d->prof, profile_now(d->prof) - start,
+                  (Phase[]){PHASE_ATTN_PRODUCTS_FWD, PHASE_ATTN_MAP_FWD, PHASE_DROPOUT},
+                  (double[]){products, map, dropout}, d->dropout > 0 ? 3 : 2);
     if (zeros) {
         *zeros += zero_count;
         *total += pair_count;
@@ -325,8 +338,11 @@ void attention_backward(real *dqkv, const real *dctx, const real *qkv, const rea
     const int B = d->B, T = d->T, H = d->H, NH = d->NH, D = H / NH, ld = 3 * H;
     const real scale = (real)(1.0 / sqrt((double)D));
     const real keep_scale = (real)(1.0 / (1.0 - d->dropout));
-#pragma omp parallel for schedule(dynamic)
+    const double start = profile_now(d->prof);  // as in attention_forward
+    double products = 0, map = 0, dropout = 0;
+#pragma omp parallel for schedule(dynamic) reduction(+ : products, map, dropout)
     for (int bh = 0; bh < B * NH; bh++) {
+        double lap = profile_now(d->prof);
         int b = bh / NH, h = bh % NH, len = d->lengths[b], q = d->cls_only ? 1 : len;
         real *dP = d->scratch + (size_t)omp_get_thread_num() * d->scratch_stride;
         real *dS = dP + (size_t)T * T, *row_scratch = dS + (size_t)T * T;
@@ -338,15 +354,19 @@ void attention_backward(real *dqkv, const real *dctx, const real *qkv, const rea
         real *dQ = dqkv + (size_t)b * T * ld + h * D, *dK = dQ + H, *dV = dQ + 2 * H;
         gemm(CblasNoTrans, CblasTrans, q, len, D, 1.0f, dC, H, V, ld, 0.0f, dP, T);
         gemm(CblasTrans, CblasNoTrans, len, D, q, 1.0f, Pd, T, dC, H, 0.0f, dV, ld);
-        for (int i = 0; i < q; i++) {
-            real *dp = dP + (size_t)i * T;
-            if (d->dropout > 0) {
+        profile_lap(d->prof, &lap, &products);
+        if (d->dropout > 0) {
+            for (int i = 0; i < q; i++) {
+                real *dp = dP + (size_t)i * T;
                 const uint8_t *kp = keep + ((size_t)bh * T + i) * T;
                 for (int j = 0; j < len; j++) dp[j] = kp[j] ? dp[j] * keep_scale : 0.0f;
             }
-            attn_row_backward(d->map, S + (size_t)i * T, P + (size_t)i * T, A[i], dp,
-                              dS + (size_t)i * T, len, row_scratch);
+            profile_lap(d->prof, &lap, &dropout);
         }
+        for (int i = 0; i < q; i++)
+            attn_row_backward(d->map, S + (size_t)i * T, P + (size_t)i * T, A[i],
+                              dP + (size_t)i * T, dS + (size_t)i * T, len, row_scratch);
+        profile_lap(d->prof, &lap, &map);
         gemm(CblasNoTrans, CblasNoTrans, q, D, len, scale, dS, T, K, ld, 0.0f, dQ, ld);
         gemm(CblasTrans, CblasNoTrans, len, D, q, scale, dS, T, Q, ld, 0.0f, dK, ld);
         for (int i = q; i < T; i++) memset(dQ + (size_t)i * ld, 0, sizeof(real) * D);
@@ -354,5 +374,9 @@ void attention_backward(real *dqkv, const real *dctx, const real *qkv, const rea
             memset(dK + (size_t)i * ld, 0, sizeof(real) * D);
             memset(dV + (size_t)i * ld, 0, sizeof(real) * D);
         }
+        profile_lap(d->prof, &lap, &products);
     }
+    profile_split(d->prof, profile_now(d->prof) - start,
+                  (Phase[]){PHASE_ATTN_PRODUCTS_BWD, PHASE_ATTN_MAP_BWD, PHASE_DROPOUT},
+                  (double[]){products, map, dropout}, d->dropout > 0 ? 3 : 2);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "model/attention.h"
+#include "model/profile.h"
 #include "model/real.h"
 
 // out [N, H] = word[ids] + pos[offset + t] + type[type_ids]
@@ -100,6 +101,7 @@ typedef struct {
     real *scratch;       // per thread: attention_scratch_floats(T)
     int scratch_stride;
     int cls_only;        // queries: only position 0 ([CLS]) of each row; keys: all
+    Profile *prof;       // phase timing (model/profile.h), or NULL
 } AttentionDims;
 
 int attention_scratch_floats(int T);

@@ -85,6 +85,17 @@ typedef double real;
 #define attention_scratch_floats attention_scratch_floats_f64
 #define attention_forward attention_forward_f64
 #define attention_backward attention_backward_f64
+#define bert_set_profile bert_set_profile_f64
+#define bert_profile bert_profile_f64
+#define profile_phase profile_phase_f64
+#define profile_build profile_build_f64
+#define profile_free profile_free_f64
+#define profile_reset profile_reset_f64
+#define profile_seconds profile_seconds_f64
+#define profile_calls profile_calls_f64
+#define profile_total_seconds profile_total_seconds_f64
+#define profile_add profile_add_f64
+#define profile_split profile_split_f64
 #else
 typedef float real;
 #define REAL_IS_DOUBLE 0

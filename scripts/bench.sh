@@ -29,6 +29,12 @@ torch_quiet() { grep -v '^Loading\|^Key\|^classifier\|^- \|^$' || true; }
 if [ "${BASE:-1}" = 1 ]; then
   build/bench --model "$model" "${args[@]}"
   echo
+  # Time by phase of the training step and the eval forward, one short run per
+  # precision (a precision this CPU cannot run says so in its table's place).
+  for precision in fp32 bf16; do
+    build/bench --model "$model" --batch "${BATCH:-32}" --seq "${SEQ:-128}" --threads "$threads" \
+      --reps "${PROFILE_REPS:-3}" --profile --precision "$precision"
+  done
   if have_torch; then
     python3 scripts/bench_torch.py --model "$model" "${args[@]}" 2>/dev/null | torch_quiet
   else

@@ -436,26 +436,6 @@ END_TEST
 
 // ---------------------------------------------------------- determinism
 
-// The golden gradient batch (labels, no targets) as the trainer's Batch.
-static Batch golden_step_batch(void) {
-    StFile *f = golden_open(TEST_GOLDEN_DIR "/grad_softmax_pair.safetensors");
-    size_t B, BT;
-    Batch b = {.lengths = golden_i32(f, "lengths", &B), .ids = golden_i32(f, "input_ids", &BT),
-               .type_ids = golden_i32(f, "token_type_ids", NULL),
-               .labels = golden_i32(f, "labels", NULL)};
-    b.size = (int)B;
-    b.T = (int)(BT / B);
-    st_close(f);
-    return b;
-}
-
-static void golden_step_batch_free(Batch *b) {
-    free(b->lengths);
-    free(b->ids);
-    free(b->type_ids);
-    free(b->labels);
-}
-
 // Two training steps as app/finetune.c did them (dropout 0.1 everywhere
 // with the mask seed hashed from (seed, step), loss, backward, clipping at
 // 1, AdamW under the schedule) on the golden gradient batch.  Returns the

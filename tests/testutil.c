@@ -171,3 +171,22 @@ int test_tiny_params(const char *dir, double **params, size_t *count, HfTensorRe
     bert_free(m);
     return nrefs;
 }
+
+Batch golden_step_batch(void) {
+    StFile *f = golden_open(TEST_GOLDEN_DIR "/grad_softmax_pair.safetensors");
+    size_t B, BT;
+    Batch b = {.lengths = golden_i32(f, "lengths", &B), .ids = golden_i32(f, "input_ids", &BT),
+               .type_ids = golden_i32(f, "token_type_ids", NULL),
+               .labels = golden_i32(f, "labels", NULL)};
+    b.size = (int)B;
+    b.T = (int)(BT / B);
+    st_close(f);
+    return b;
+}
+
+void golden_step_batch_free(Batch *b) {
+    free(b->lengths);
+    free(b->ids);
+    free(b->type_ids);
+    free(b->labels);
+}

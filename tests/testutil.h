@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "tasks/batcher.h"
 #include "weights/hf_model.h"
 
 #define TEST_MODEL_DIR "models/all-MiniLM-L6-v2"
@@ -48,6 +49,12 @@ float *golden_f32(const StFile *file, const char *name, size_t *numel);
 int *golden_i32(const StFile *file, const char *name, size_t *numel);
 // An F64 golden tensor, unconverted.
 double *golden_f64(const StFile *file, const char *name, size_t *numel);
+
+// The golden gradient batch of tiny_bert (grad_softmax_pair: 5 rows of up
+// to 12 tokens, labels, no targets) as the trainer's Batch; free it with
+// golden_step_batch_free.
+Batch golden_step_batch(void);
+void golden_step_batch_free(Batch *b);
 
 // Bridge for the double-precision suites (tests/*_f64.c): DIR's parameters,
 // loaded by the float engine, as doubles in the shared layout (*params,

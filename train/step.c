@@ -47,7 +47,9 @@ static int micro_step(Bert *model, const MicroBatch *mb, const StepGlobal *g, co
     BertInput in = {b->size, b->T, b->ids, b->type_ids, b->lengths};
     if (bert_forward(model, &in, &d, err) != 0) return -1;
     real loss;
-    if (step_loss(model, mb, schedule, &loss, err) != 0) return -1;
+    int rc = 0;
+    PROFILE_SCOPE(bert_profile(model), PHASE_HEAD_LOSS) rc = step_loss(model, mb, schedule, &loss, err);
+    if (rc != 0) return -1;
     const float share = (float)b->size / (float)g->global_rows;
     // A batch that is the whole global batch keeps its gradient as is
     // (bit-identical to the single-process step).
@@ -113,7 +115,8 @@ int train_step_sharded(Bert *model, Optimizer *optim, const MicroBatch *micro, i
     const int L = bert_config(model)->num_layers, shared = g->dist->size > 1;
     GradReduce reduce = {model, NULL, L - 1, 0, {{0}}};
     if (shared && !(reduce.reduce = dist_reduce_new(g->dist, PT_COUNT * L, err))) return -1;
-    bert_zero_grads(model);
+    Profile *prof = bert_profile(model);  // phase timing (NULL: off)
+    PROFILE_SCOPE(prof, PHASE_OPTIMIZER) bert_zero_grads(model);
     int rc = 0;
     for (int k = 0; k < num_micro && rc == 0; k++) {
         // The last micro-batch's backward makes the gradients final.
@@ -136,14 +139,15 @@ int train_step_sharded(Bert *model, Optimizer *optim, const MicroBatch *micro, i
     if (!isfinite(stats->loss))
         return err_set(err, "step %ld: the loss is %g (lr %g): no update applied; lower --lr or "
                        "check the data", step + 1, stats->loss, stats->lr);
-    stats->grad_norm = clip_grad_norm(model, schedule->clip);
+    PROFILE_SCOPE(prof, PHASE_CLIP_CHECKS) stats->grad_norm = clip_grad_norm(model, schedule->clip);
     if (!isfinite(stats->grad_norm))
         return err_set(err, "step %ld: the gradient norm is %g (loss %g, lr %g): no update "
                        "applied, nothing saved; lower --lr or check the data",
                        step + 1, stats->grad_norm, stats->loss, stats->lr);
-    optim_step(optim, model, stats->lr, step);
+    PROFILE_SCOPE(prof, PHASE_OPTIMIZER) optim_step(optim, model, stats->lr, step);
     bert_sync_weights(model);  // bf16: the GEMMs' copies of the new weights
-    return check_update_finite(model, step, stats, err);
+    PROFILE_SCOPE(prof, PHASE_CLIP_CHECKS) rc = check_update_finite(model, step, stats, err);
+    return rc;
 }
 
 int train_step(Bert *model, Optimizer *optim, const Batch *b, const Dropout *dropout, long step,
