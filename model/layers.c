@@ -240,15 +240,32 @@ static inline long frame_index(const DropoutFrame *f, long i) {
     return ((f->row0 + b) * f->mask_seq + rest / f->inner) * f->inner + rest % f->inner;
 }
 
+// Dropout of n elements whose mask indices run on from index0 (a stretch
+// contiguous in the global numbering too): keep [i] drawn, out [i] = in [i] *
+// scale where kept, else 0.  out may be in.  The index of each element is a
+// sum, not a division: the loops calling it step by whole rows, so this
+// loop vectorizes as the unframed one did.
+static inline void dropout_span(real *out, const real *in, uint8_t *keep, long n, uint64_t key,
+                                long index0, uint32_t threshold, real scale) {
+    for (long i = 0; i < n; i++) {
+        keep[i] = (uint8_t)dropout_keep(key, index0 + i, threshold);
+        out[i] = keep[i] ? in[i] * scale : 0.0f;
+    }
+}
+
 void dropout_forward_framed(real *x, uint8_t *keep, long n, float p, uint64_t seed, uint64_t site,
                             const DropoutFrame *frame) {
     uint64_t key = rng_hash(seed, site);
     uint32_t threshold = dropout_threshold(p);
     real scale = (real)(1.0 / (1.0 - p));
+    // A frame's rows of `inner` elements are contiguous in the global
+    // numbering; without a frame, any blocks are.
+    enum { UNFRAMED_BLOCK = 4096 };
+    const long span = frame ? frame->inner : UNFRAMED_BLOCK, spans = (n + span - 1) / span;
 #pragma omp parallel for
-    for (long i = 0; i < n; i++) {
-        keep[i] = (uint8_t)dropout_keep(key, frame_index(frame, i), threshold);
-        x[i] = keep[i] ? x[i] * scale : 0.0f;
+    for (long s = 0; s < spans; s++) {
+        const long i0 = s * span, len = n - i0 < span ? n - i0 : span;
+        dropout_span(x + i0, x + i0, keep + i0, len, key, frame_index(frame, i0), threshold, scale);
     }
 }
 
@@ -310,11 +327,9 @@ void attention_forward(real *ctx, real *scores, real *probs, real *probs_drop, u
         if (d->dropout > 0) {
             uint8_t *kp = keep + (size_t)bh * T * T;
             const long base = ((d->row0 + b) * NH + h) * TM * TM;
-            for (long i = 0; i < (long)T * T; i++) {
-                long index = base + i / T * TM + i % T;
-                kp[i] = (uint8_t)dropout_keep(key, index, threshold);
-                Pd[i] = kp[i] ? P[i] * keep_scale : 0.0f;
-            }
+            for (long i = 0; i < T; i++)  // query row i: mask indices base + i * TM + key
+                dropout_span(Pd + i * T, P + i * T, kp + i * T, T, key, base + i * TM, threshold,
+                             keep_scale);
             profile_lap(d->prof, &lap, &dropout);
         }
         real *C = ctx + (size_t)b * T * H + h * D;
