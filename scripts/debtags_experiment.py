@@ -20,6 +20,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sweep import seed_results  # noqa: E402  (scripts/ is not a package)
+
 # name -> (--output-map, --output-r or None, how it reads in the table)
 CONFIGS = [
     ("sigmoid", "sigmoid", None, "sigmoid + BCE, p > 0.5 (baseline)"),
@@ -109,14 +112,9 @@ def cell(values, digits=3):
 def cmd_report(args):
     results = {}
     for name, *_ in CONFIGS:
-        base = os.path.join(args.root, name)
-        if not os.path.isdir(base):
-            continue
-        for seed_dir in sorted(os.listdir(base)):
-            path = os.path.join(base, seed_dir, "eval.json")
-            if os.path.exists(path):
-                with open(path) as f:
-                    results.setdefault(name, []).append(json.load(f))
+        runs = seed_results(os.path.join(args.root, name))
+        if runs:
+            results[name] = runs
     lines = []
     for split in ("dev", "test"):
         true_size = next((r[split]["mean_true_size"] for rs in results.values() for r in rs), None)

@@ -155,21 +155,26 @@ def cmd_run(args):
 
 # ------------------------------------------------------------------ report
 
+def seed_results(base):
+    """The finished runs under base (one folder per seed, each with its
+    eval.json), in folder order; each result gets "run_dir", where its
+    log.jsonl is.  [] when base does not exist."""
+    runs = []
+    for seed_dir in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        path = os.path.join(base, seed_dir, "eval.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                result = json.load(f)
+            result["run_dir"] = os.path.join(base, seed_dir)
+            runs.append(result)
+    return runs
+
+
 def load_results(root):
     rows = {}
     for task in TASKS:
         for attn, r in MAPS:
-            runs = []
-            base = os.path.dirname(run_dir(root, task, attn, r, 0))
-            if not os.path.isdir(base):
-                continue
-            for seed_dir in sorted(os.listdir(base)):
-                path = os.path.join(base, seed_dir, "eval.json")
-                if os.path.exists(path):
-                    with open(path) as f:
-                        result = json.load(f)
-                    result["run_dir"] = os.path.join(base, seed_dir)  # where its log.jsonl is
-                    runs.append(result)
+            runs = seed_results(os.path.dirname(run_dir(root, task, attn, r, 0)))
             if runs:
                 rows[(task, attn, r)] = runs
     return rows
