@@ -300,6 +300,29 @@ START_TEST(test_json_file_not_object) {
 }
 END_TEST
 
+// Found by fuzz/fuzz_vocab.c in CI: an empty cls_token (and so any named
+// token in neither the vocabulary nor the added tokens) gave id -1, which
+// encode wrote into the model's input ids.
+START_TEST(test_named_token_without_id) {
+    static const char *const keys[] = {"cls_token", "sep_token", "pad_token", "unk_token"};
+    const char *vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n";
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char *tmp = test_tmpdir();
+        char config[128];
+        snprintf(config, sizeof config, "{\"%s\": \"\"}", keys[i]);
+        test_write_file(tmp, "vocab.txt", vocab, strlen(vocab));
+        test_write_file(tmp, "tokenizer_config.json", config, strlen(config));
+        Err err;
+        Tokenizer *tok = tok_load(tmp, &err);
+        ck_assert_msg(tok == NULL, "an empty %s was accepted", keys[i]);
+        ck_assert_msg(strstr(err.msg, tmp) && strstr(err.msg, keys[i]) &&
+                          strstr(err.msg, "neither in the vocabulary"),
+                      "%s", err.msg);
+        test_tmpdir_remove(tmp);
+    }
+}
+END_TEST
+
 Suite *tokenizer_suite(void) {
     Suite *s = suite_create("tokenizer");
     TCase *tc = tcase_create("golden");
@@ -314,6 +337,7 @@ Suite *tokenizer_suite(void) {
     tcase_add_test(errors, test_max_len_too_small);
     tcase_add_test(errors, test_load_errors);
     tcase_add_test(errors, test_json_file_not_object);
+    tcase_add_test(errors, test_named_token_without_id);
     suite_add_tcase(s, errors);
     return s;
 }

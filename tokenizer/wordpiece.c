@@ -795,6 +795,24 @@ static void load_settings(WordPiece *wp, Configs *c) {
     }
 }
 
+// Every encoding writes the [CLS], [SEP] and [PAD] ids, and [UNK]'s for an
+// unknown word: a named token that resolves to no id (empty, or in neither
+// the vocabulary nor the added tokens) would put -1 into the model's input.
+static int check_named_ids(const WordPiece *wp, const AddedToken *named, const char *dir,
+                           Err *err) {
+    const struct {
+        int named, id;
+    } needed[] = {{NAMED_CLS, wp->specials.cls_id},
+                  {NAMED_SEP, wp->specials.sep_id},
+                  {NAMED_PAD, wp->specials.pad_id},
+                  {NAMED_UNK, wp->specials.unk_id}};
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
+        if (needed[i].id < 0)
+            return err_set(err, "%s: %s \"%.60s\" is neither in the vocabulary nor an added token",
+                           dir, NAMED_KEYS[needed[i].named], named[needed[i].named].content);
+    return 0;
+}
+
 static int load(WordPiece *wp, Configs *c, Err *err) {
     const char *dir = c->dir;
     if (json_read_optional(dir, "tokenizer_config.json", &c->tok_config, err) ||
@@ -834,6 +852,7 @@ static int load(WordPiece *wp, Configs *c, Err *err) {
             .pair_separators = 1,
             .second_type_id = 1,
         };
+        rc = check_named_ids(wp, named, dir, err);
     }
     free(list.v);
     free(list.index);
