@@ -155,6 +155,10 @@ static char *state_json(const Trainer *t) {
     return text;
 }
 
+// OUT/best holds no optimizer state (nothing resumes from it; it is for
+// ./evaluate, ./predict and ./export), which halves what it writes; OUT/last
+// saved at the best's step links the best's weights file instead of writing
+// it again.
 static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
     if (!dist_is_root(t->opt->dist)) return 0;  // every rank holds the same weights
     // The log must hold every step the checkpoint holds: a run killed after
@@ -169,9 +173,13 @@ static int save_checkpoint(Trainer *t, const char *dir, Err *err) {
                             .label_names = task_is_regression(t->s.task) ? NULL : t->s.label_names,
                             .state_json = state,
                             .output_map = task_is_multi_label(t->s.task) ? &t->s.output_map : NULL};
-    c.moments[0] = optim_moments(t->optim, 0, &n);
-    c.moments[1] = optim_moments(t->optim, 1, NULL);
-    c.num_moments = n;
+    const int is_best = strcmp(dir, t->path_best) == 0;
+    if (!is_best) {
+        c.moments[0] = optim_moments(t->optim, 0, &n);
+        c.moments[1] = optim_moments(t->optim, 1, NULL);
+        c.num_moments = n;
+        if (t->best_step == t->step && dir_exists(t->path_best)) c.same_weights_dir = t->path_best;
+    }
     int rc = ckpt_save(dir, t->s.model, &c, err);
     free(state);
     return rc;

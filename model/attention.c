@@ -487,7 +487,7 @@ typedef struct {
 
 // One row per map, in AttnKind order.
 static const AttnMapRow MAPS[] = {
-    {{"softmax", "exp(x) normalised: dense, the standard"},
+    {{"softmax", "exp(x) normalised: dense, the standard", .qk_in_bf16 = 1},
      softmax_forward, softmax_backward, NULL},
     {{"rsoftmax", "softmax shifted by the r-quantile of the row: exact zeros",
       "the sparsity rate (about a fraction r of the keys get exactly 0)", 0.0f, 1.0f, 0.25f},

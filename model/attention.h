@@ -33,6 +33,13 @@ typedef struct {
     const char *help;        // one line for --help
     const char *param_help;  // what --r means for this map; NULL: the map takes no parameter
     float param_min, param_max, param_default;  // --r's range and its default
+    // Whether the map is smooth in its scores, so that bf16 mixed precision
+    // may compute Q and K from bf16 inputs.  The sparse maps zero every key
+    // below a threshold; bf16 rounding of Q and K moves (query, key) pairs
+    // across it, and r-softmax r = 0.5 then failed the gradient accuracy bar
+    // of tests/test_bf16_model.c (1.5-4.2x PyTorch's distance), so their Q
+    // and K stay float32.
+    int qk_in_bf16;
 } AttnMapInfo;
 
 int attn_map_count(void);

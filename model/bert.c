@@ -691,17 +691,30 @@ static void dense_backward(Bert *m, real *din, real *dweight, real *dbias, const
         linear_backward(din, dweight, dbias, dout, in, weight, R, K, C, din_accumulate);
 }
 
-// The QKV projection: in bf16 it alone runs in float32 (from the float32
-// master weights), because its output becomes the attention scores, and
-// bf16 rounding there moves (query, key) pairs across a sparse map's
-// threshold (r-softmax r = 0.5 failed the accuracy bar of
-// tests/test_bf16_model.c that way).  The input is still rounded into in_h
-// for the backward's bf16 GEMMs.
+// The QKV projection x [N, H] -> a->qkv [N, 3H] (Q, K, V columns).  In
+// bf16, V always runs from bf16 inputs; Q and K do only where the map is
+// smooth in its scores (AttnMapInfo.qk_in_bf16: softmax), and otherwise stay
+// float32 from the float32 master weights, because bf16 rounding there moves
+// (query, key) pairs across a sparse map's threshold.  The input is rounded
+// into in_h either way, for the bf16 GEMMs of the backward.
 static void qkv_forward(Bert *m, LayerActs *a, const real *x, const LayerParams *p, int N, int H) {
 #if !REAL_IS_DOUBLE
-    if (m->precision == PRECISION_BF16)
+    if (m->precision == PRECISION_BF16) {
         PROFILE_SCOPE(m->prof, PHASE_BF16_CONVERT)
             float_to_bf16_rows(a->in_h, (size_t)H, x, (size_t)H, (size_t)N, (size_t)H);
+        const AttnMapInfo *info = attn_map_info(m->cfg.attn.kind);
+        const int f32_cols = info && info->qk_in_bf16 ? 0 : 2 * H;  // Q and K, or none
+        Err err;
+        int rc = 0;
+        PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD) {
+            if (f32_cols) linear_forward_strided(a->qkv, 3 * H, x, p->qkv_w, p->qkv_b, N, H, f32_cols);
+            rc = linear_forward_bf16_strided(m->gemm, a->qkv + f32_cols, 3 * H, a->in_h,
+                                             p->qkv_wh + (size_t)f32_cols * H, p->qkv_b + f32_cols,
+                                             N, H, 3 * H - f32_cols, &err);
+        }
+        note_gemm_failure(m, rc, &err);
+        return;
+    }
 #endif
     PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD) linear_forward(a->qkv, x, p->qkv_w, p->qkv_b, N, H, 3 * H);
 }

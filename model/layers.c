@@ -61,16 +61,21 @@ static void gemm_rows(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int 
     }
 }
 
-// out [N, C] = bias [C] in every row: the GEMM then adds onto it.
-static void bias_rows(real *out, const real *bias, int N, int C) {
+// out [N, C] (rows ldo apart) = bias [C] in every row: the GEMM then adds onto it.
+static void bias_rows(real *out, int ldo, const real *bias, int N, int C) {
 #pragma omp parallel for
-    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, bias, sizeof(real) * C);
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * ldo, bias, sizeof(real) * C);
+}
+
+void linear_forward_strided(real *out, int ldo, const real *in, const real *weight,
+                            const real *bias, int N, int K, int C) {
+    bias_rows(out, ldo, bias, N, C);
+    gemm_rows(CblasNoTrans, CblasTrans, N, C, K, 1.0f, in, K, weight, K, 1.0f, out, ldo);
 }
 
 void linear_forward(real *out, const real *in, const real *weight, const real *bias, int N, int K,
                     int C) {
-    bias_rows(out, bias, N, C);
-    gemm_rows(CblasNoTrans, CblasTrans, N, C, K, 1.0f, in, K, weight, K, 1.0f, out, C);
+    linear_forward_strided(out, C, in, weight, bias, N, K, C);
 }
 
 static void bias_backward(real *dbias, const real *dout, int N, int C);
@@ -103,11 +108,17 @@ static void bias_backward(real *dbias, const real *dout, int N, int C) {
 #if !REAL_IS_DOUBLE
 // The bf16 GEMMs run from outside any parallel region, so oneDNN spreads
 // each one over all our OpenMP threads itself (see gemm_bf16.h).
+int linear_forward_bf16_strided(GemmContext *g, float *out, int ldo, const bf16 *in_h,
+                                const bf16 *weight_h, const float *bias, int N, int K, int C,
+                                Err *err) {
+    bias_rows(out, ldo, bias, N, C);
+    return matmul_bf16(g, CblasNoTrans, CblasTrans, N, C, K, 1.0f, in_h, K, weight_h, K, 1.0f,
+                       out, ldo, err);
+}
+
 int linear_forward_bf16(GemmContext *g, float *out, const bf16 *in_h, const bf16 *weight_h,
                         const float *bias, int N, int K, int C, Err *err) {
-    bias_rows(out, bias, N, C);
-    return matmul_bf16(g, CblasNoTrans, CblasTrans, N, C, K, 1.0f, in_h, K, weight_h, K, 1.0f,
-                       out, C, err);
+    return linear_forward_bf16_strided(g, out, C, in_h, weight_h, bias, N, K, C, err);
 }
 
 int linear_backward_bf16(GemmContext *g, float *din, float *dweight, float *dbias,

@@ -25,6 +25,9 @@ void embeddings_backward(real *dword, real *dpos, real *dtype, const real *dout,
 // out [N, C] = in [N, K] . weight^T [K, C] + bias [C]   (weight is [C, K], as in HF)
 void linear_forward(real *out, const real *in, const real *weight, const real *bias, int N, int K,
                     int C);
+// The same into columns of a wider matrix: out's rows are ldo apart (ldo >= C).
+void linear_forward_strided(real *out, int ldo, const real *in, const real *weight,
+                            const real *bias, int N, int K, int C);
 // dweight [C, K] += dout^T in, dbias [C] += colsum(dout), din [N, K] (+)= dout weight.
 // din_accumulate == 0 overwrites din instead of adding; din may be NULL.
 void linear_backward(real *din, real *dweight, real *dbias, const real *dout, const real *in,
@@ -38,6 +41,9 @@ void linear_backward(real *din, real *dweight, real *dbias, const real *dout, co
 // Return 0, or -1 with err set when oneDNN fails.
 int linear_forward_bf16(GemmContext *g, float *out, const bf16 *in_h, const bf16 *weight_h,
                         const float *bias, int N, int K, int C, Err *err);
+int linear_forward_bf16_strided(GemmContext *g, float *out, int ldo, const bf16 *in_h,
+                                const bf16 *weight_h, const float *bias, int N, int K, int C,
+                                Err *err);
 int linear_backward_bf16(GemmContext *g, float *din, float *dweight, float *dbias,
                          const float *dout, const bf16 *dout_h, const bf16 *in_h,
                          const bf16 *weight_h, int N, int K, int C, int din_accumulate, Err *err);

@@ -73,6 +73,7 @@ typedef double real;
 #define embeddings_forward embeddings_forward_f64
 #define embeddings_backward embeddings_backward_f64
 #define linear_forward linear_forward_f64
+#define linear_forward_strided linear_forward_strided_f64
 #define linear_backward linear_backward_f64
 #define layernorm_forward layernorm_forward_f64
 #define layernorm_backward layernorm_backward_f64

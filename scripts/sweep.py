@@ -63,7 +63,7 @@ def run_one(args, task, attn, r, seed, epochs, root=None):
            "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--warmup", str(args.warmup),
            "--weight-decay", str(args.weight_decay), "--max-len", str(args.max_len),
            "--seed", str(seed), "--attn", attn, "--threads", str(args.threads),
-           "--log-every", "50", "--save-every", "0"]
+           "--log-every", "50", "--save-every", "0", "--precision", args.precision]
     if r is not None:
         cmd += ["--r", str(r)]
     if os.path.isdir(os.path.join(out, "last")):
@@ -79,7 +79,7 @@ def run_one(args, task, attn, r, seed, epochs, root=None):
     # records the attention map).
     ev = [os.path.join(args.bin_dir, "evaluate"), "--model", os.path.join(out, "last"),
           "--task", task, "--data-dir", args.data_dir, "--max-len", str(args.max_len),
-          "--threads", str(args.threads), "--metrics-out", done + ".tmp"]
+          "--threads", str(args.threads), "--precision", args.precision, "--metrics-out", done + ".tmp"]
     with open(os.path.join(out, "evaluate.stderr"), "w") as err:
         subprocess.run(ev, check=True, stderr=err, stdout=err)
     with open(done + ".tmp") as f:
@@ -471,6 +471,7 @@ def main():
     run.add_argument("--data-dir", default="data/glue")
     run.add_argument("--bin-dir", default=".", help="where finetune and evaluate are")
     run.add_argument("--root", default="runs/sweep")
+    run.add_argument("--precision", default="fp32", help="fp32 | bf16, for ./finetune and ./evaluate")
     ref = sub.add_parser("reference")
     for action in run._actions[1:]:
         ref._add_action(action)

@@ -66,9 +66,10 @@ enum { BAR_CASES = 2 * (int)(sizeof BAR_MAPS / sizeof BAR_MAPS[0]) };
 // One (map, batch): every gradient tensor against the bar.  The key bias
 // is left out: its true gradient is 0 (it shifts a whole score row), so its
 // float64 value is rounding noise with no relative distance.
-// The QKV forward stays float32 in bf16 (model/bert.c qkv_forward): with
-// bf16 Q and K, rsoftmax_r0.5 pair moved 2 + 5 of 1020 (query, key) pairs
-// across the threshold and failed this bar at 1.5-4.2x.
+// The sparse maps' Q and K stay float32 in bf16 (AttnMapInfo.qk_in_bf16,
+// model/bert.c qkv_forward): with bf16 Q and K, rsoftmax_r0.5 pair moved
+// 2 + 5 of 1020 (query, key) pairs across the threshold and failed this bar
+// at 1.5-4.2x.  Softmax's Q and K, and every map's V, are bf16 GEMMs.
 START_TEST(gradients_within_torch_bar) {
     const BarMap *bm = &BAR_MAPS[_i / 2];
     const char *variant = VARIANTS[_i % 2];

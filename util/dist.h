@@ -1,6 +1,7 @@
 // Data parallelism over MPI: one Dist per process, passed to whoever needs
 // the rank, the rank count or a collective.  Run alone, a binary is one rank
-// (MPI's singleton mode); under `mpirun -np N` it is one of N.  Every
+// and does not start MPI at all; under `mpirun -np N` (or another MPI
+// launcher) it is one of N.  Every
 // collective is a no-op copy when there is one rank, so single-process
 // results do not depend on MPI being there.
 #ifndef UTIL_DIST_H
@@ -15,7 +16,8 @@ typedef struct {
     int owns_mpi;  // dist_init called MPI_Init (dist_finalize calls MPI_Finalize)
 } Dist;
 
-// Starts MPI (or joins a running one); errors come back as return codes.
+// Starts MPI when an MPI launcher started this process (or joins a running
+// MPI); otherwise one rank without MPI.  Errors come back as return codes.
 int dist_init(Dist *d, int *argc, char ***argv, Err *err);
 void dist_finalize(Dist *d);
 // A main's exit: rc 0 finalizes MPI and returns 0; otherwise prints

@@ -23,6 +23,11 @@ typedef struct {
     size_t num_moments;
     const char *state_json;         // trainer_state.json text, or NULL
     const OutputMap *output_map;    // multi-label heads (hf_set_output_map), or NULL
+    // A checkpoint directory written from these same weights (the best one,
+    // saved at this step), or NULL: its model.safetensors is hard-linked
+    // instead of written again.  Files are never changed in place (every
+    // write is a new file swapped in), so the two names stay independent.
+    const char *same_weights_dir;
 } CheckpointContents;
 
 // Refuses (naming the tensor) to write non-finite weights or moments; on
