@@ -137,43 +137,93 @@ int linear_backward_bf16(GemmContext *g, float *din, float *dweight, float *dbia
 
 // ---------------------------------------------------------------- layernorm
 
+// LayerNorm's per-row sums run in double, one element after another, as a
+// dependency chain of adds (about 4 cycles an element).  The loops below run
+// LN_ROWS rows' chains side by side, element i of every row in turn: each
+// row's sum still adds its elements in order, so the results are bit for bit
+// those of one row at a time, but the chains overlap.  Measured at 32 x 128
+// (2 threads, fp32, per pass): forward 17.5 -> 7 ms; forward and backward of
+// a training step 33-37 -> 22-25 ms (the backward with 4 rows: 8 rows of two
+// inputs each came out slower).
+enum { LN_ROWS = 8, LN_BACKWARD_ROWS = 4 };
+
+// sum [rows] and sumsq [rows] (of (x - mu)^2, when mu) over rows [rows, H].
+static inline void ln_row_sums(double *sum, const real *x, int rows, int H) {
+    for (int r = 0; r < rows; r++) sum[r] = 0.0;
+    for (int i = 0; i < H; i++)
+        for (int r = 0; r < rows; r++) sum[r] += x[(size_t)r * H + i];
+}
+
+static inline void ln_row_sq_sums(double *var, const real *x, const double *mu, int rows, int H) {
+    for (int r = 0; r < rows; r++) var[r] = 0.0;
+    for (int i = 0; i < H; i++)
+        for (int r = 0; r < rows; r++) {
+            double d = x[(size_t)r * H + i] - mu[r];
+            var[r] += d * d;
+        }
+}
+
 void layernorm_forward(real *out, real *mean, real *rstd, const real *in, const real *weight,
                        const real *bias, int N, int H, real eps) {
 #pragma omp parallel for
-    for (int n = 0; n < N; n++) {
-        const real *x = in + (size_t)n * H;
-        double sum = 0.0;
-        for (int i = 0; i < H; i++) sum += x[i];
-        double m = sum / H, var = 0.0;
-        for (int i = 0; i < H; i++) {
-            double d = x[i] - m;
-            var += d * d;
+    for (int n0 = 0; n0 < N; n0 += LN_ROWS) {
+        const int rows = N - n0 < LN_ROWS ? N - n0 : LN_ROWS;
+        const real *x0 = in + (size_t)n0 * H;
+        double sum[LN_ROWS], mu[LN_ROWS], var[LN_ROWS];
+        if (rows == LN_ROWS) ln_row_sums(sum, x0, LN_ROWS, H);  // constant count: unrolled
+        else ln_row_sums(sum, x0, rows, H);
+        for (int r = 0; r < rows; r++) mu[r] = sum[r] / H;
+        if (rows == LN_ROWS) ln_row_sq_sums(var, x0, mu, LN_ROWS, H);
+        else ln_row_sq_sums(var, x0, mu, rows, H);
+        for (int r = 0; r < rows; r++) {
+            const int n = n0 + r;
+            const real *x = x0 + (size_t)r * H;
+            real sc = (real)(1.0 / sqrt(var[r] / H + eps)), m = (real)mu[r];
+            real *o = out + (size_t)n * H;
+            for (int i = 0; i < H; i++) o[i] = ((x[i] - m) * sc) * weight[i] + bias[i];
+            mean[n] = m;
+            rstd[n] = sc;
         }
-        real s = (real)(1.0 / sqrt(var / H + eps));
-        real *o = out + (size_t)n * H;
-        for (int i = 0; i < H; i++) o[i] = ((x[i] - (real)m) * s) * weight[i] + bias[i];
-        mean[n] = (real)m;
-        rstd[n] = s;
     }
+}
+
+// The backward's two row sums, interleaved over rows as in the forward.
+static inline void ln_backward_sums(double *sum_dxhat, double *sum_dxhat_xhat, const real *x,
+                                    const real *dy, const real *weight, const real *m,
+                                    const real *s, int rows, int H) {
+    for (int r = 0; r < rows; r++) sum_dxhat[r] = sum_dxhat_xhat[r] = 0.0;
+    for (int i = 0; i < H; i++)
+        for (int r = 0; r < rows; r++) {
+            real dxhat = dy[(size_t)r * H + i] * weight[i];
+            sum_dxhat[r] += dxhat;
+            sum_dxhat_xhat[r] += dxhat * ((x[(size_t)r * H + i] - m[r]) * s[r]);
+        }
 }
 
 void layernorm_backward(real *din, real *dweight, real *dbias, const real *dout, const real *in,
                         const real *weight, const real *mean, const real *rstd, int N, int H) {
 #pragma omp parallel for
-    for (int n = 0; n < N; n++) {
-        const real *x = in + (size_t)n * H, *dy = dout + (size_t)n * H;
-        real m = mean[n], s = rstd[n];
-        double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-        for (int i = 0; i < H; i++) {
-            real dxhat = dy[i] * weight[i];
-            sum_dxhat += dxhat;
-            sum_dxhat_xhat += dxhat * ((x[i] - m) * s);
-        }
-        real mean_dxhat = (real)(sum_dxhat / H), mean_dxhat_xhat = (real)(sum_dxhat_xhat / H);
-        real *dx = din + (size_t)n * H;
-        for (int i = 0; i < H; i++) {
-            real xhat = (x[i] - m) * s;
-            dx[i] += s * (dy[i] * weight[i] - mean_dxhat - xhat * mean_dxhat_xhat);
+    for (int n0 = 0; n0 < N; n0 += LN_BACKWARD_ROWS) {
+        const int rows = N - n0 < LN_BACKWARD_ROWS ? N - n0 : LN_BACKWARD_ROWS;
+        const real *x0 = in + (size_t)n0 * H, *dy0 = dout + (size_t)n0 * H;
+        double sum_dxhat[LN_BACKWARD_ROWS], sum_dxhat_xhat[LN_BACKWARD_ROWS];
+        if (rows == LN_BACKWARD_ROWS)
+            ln_backward_sums(sum_dxhat, sum_dxhat_xhat, x0, dy0, weight, mean + n0, rstd + n0,
+                             LN_BACKWARD_ROWS, H);
+        else
+            ln_backward_sums(sum_dxhat, sum_dxhat_xhat, x0, dy0, weight, mean + n0, rstd + n0,
+                             rows, H);
+        for (int r = 0; r < rows; r++) {
+            const int n = n0 + r;
+            const real *x = x0 + (size_t)r * H, *dy = dy0 + (size_t)r * H;
+            real m = mean[n], s = rstd[n];
+            real mean_dxhat = (real)(sum_dxhat[r] / H),
+                 mean_dxhat_xhat = (real)(sum_dxhat_xhat[r] / H);
+            real *dx = din + (size_t)n * H;
+            for (int i = 0; i < H; i++) {
+                real xhat = (x[i] - m) * s;
+                dx[i] += s * (dy[i] * weight[i] - mean_dxhat - xhat * mean_dxhat_xhat);
+            }
         }
     }
     // Parameter gradients by column blocks: each sum runs over rows in a

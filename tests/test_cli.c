@@ -647,6 +647,30 @@ static char *results_without_wall(const char *path) {
     return text;
 }
 
+// OUT after a run whose last and best checkpoints were both saved at `step`:
+// best holds no optimizer state, last does, and last's weights file is best's
+// (one inode: written once).
+static void check_best_shares_weights(const char *out, long step) {
+    char *best_state = path_in(out, "best/trainer_state.json"), *best_opt =
+        path_in(out, "best/optimizer.safetensors"), *last_opt = path_in(out, "last/optimizer.safetensors");
+    char *best_w = path_in(out, "best/model.safetensors"), *last_w = path_in(out, "last/model.safetensors");
+    cJSON *state = read_json(best_state);
+    ck_assert_int_eq((long)cJSON_GetObjectItemCaseSensitive(state, "step")->valuedouble, step);
+    cJSON_Delete(state);
+    struct stat a, b;
+    ck_assert_msg(stat(best_opt, &a) != 0, "%s: best has optimizer state", best_opt);
+    ck_assert_msg(stat(last_opt, &a) == 0, "%s: missing", last_opt);
+    ck_assert_int_eq(stat(best_w, &a), 0);
+    ck_assert_int_eq(stat(last_w, &b), 0);
+    ck_assert_msg(a.st_ino == b.st_ino && a.st_dev == b.st_dev, "%s is not a link to %s", last_w,
+                  best_w);
+    free(best_state);
+    free(best_opt);
+    free(last_opt);
+    free(best_w);
+    free(last_w);
+}
+
 // Run A goes straight through the 9 steps; B stops after step 4 (mid
 // epoch) and resumes; C stops after step 3 (an epoch end, with evaluation
 // and a new best), again after step 7, and resumes.  B and C must end
@@ -662,6 +686,7 @@ START_TEST(resume_equals_uninterrupted) {
             if (k > 0) args_add(&a, "--resume", NULL);
             if (k < 2 && stops[r][k]) args_add(&a, "--stop-after", stops[r][k], NULL);
             run_ok(&a);
+            if (r == 2 && k == 0) check_best_shares_weights(dirs[r], 3);
         }
     }
     const char *same[] = {"last/model.safetensors", "last/optimizer.safetensors",
