@@ -250,38 +250,62 @@ void layernorm_backward(real *din, real *dweight, real *dbias, const real *dout,
 
 // --------------------------------------------------------------------- gelu
 
-void gelu_forward(real *out, const real *in, long n) {
+// Serial elementwise kernels that the parallel loops below call on blocks,
+// compiled twice: for AVX-512 (x86-64-v4: twice the vector width, and
+// vpmullq for the dropout hash's 64-bit multiplies, which AVX2 emulates) and
+// for the build's baseline; the loader picks one for the CPU it runs on.
+// Each element goes through the same operations either way (no reductions
+// here), so results are bit-identical across the two.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WIDE_KERNEL __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define WIDE_KERNEL
+#endif
+
+// Elements per block of the parallel elementwise loops (16 KB of floats).
+enum { ELEMENTWISE_BLOCK = 4096 };
+
+WIDE_KERNEL static void gelu_block(real *out, const real *in, long n) {
     const real inv_sqrt2 = (real)0.70710678118654752440;
-#pragma omp parallel for
     for (long i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + real_erf(in[i] * inv_sqrt2));
 }
 
-#if !REAL_IS_DOUBLE
-void gelu_forward_bf16(bf16 *out_h, const float *in, long n) {
-    // Blocks computed by gelu_forward itself (serial inside this parallel
-    // loop) into a float32 block on the stack, still in L1, then rounded:
-    // the same bits as gelu_forward then float_to_bf16.
-    enum { BLOCK = 4096 };
-#pragma omp parallel for
-    for (long b = 0; b < n; b += BLOCK) {
-        float y[BLOCK];
-        long len = n - b < BLOCK ? n - b : BLOCK;
-        gelu_forward(y, in + b, len);
-        float_to_bf16(out_h + b, y, (size_t)len);
-    }
-}
-#endif
-
-void gelu_backward(real *din, const real *in, const real *dout, long n) {
+WIDE_KERNEL static void gelu_backward_block(real *din, const real *in, const real *dout, long n) {
     const real inv_sqrt2 = (real)0.70710678118654752440;
     const real inv_sqrt_2pi = (real)0.39894228040143267794;
-#pragma omp parallel for
     for (long i = 0; i < n; i++) {
         real x = in[i];
         real cdf = 0.5f * (1.0f + real_erf(x * inv_sqrt2));
         real pdf = real_exp(-0.5f * x * x) * inv_sqrt_2pi;
         din[i] = dout[i] * (cdf + x * pdf);
     }
+}
+
+void gelu_forward(real *out, const real *in, long n) {
+#pragma omp parallel for
+    for (long b = 0; b < n; b += ELEMENTWISE_BLOCK)
+        gelu_block(out + b, in + b, n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK);
+}
+
+#if !REAL_IS_DOUBLE
+void gelu_forward_bf16(bf16 *out_h, const float *in, long n) {
+    // Each block into a float32 block on the stack, still in L1, then
+    // rounded: the same bits as gelu_forward then float_to_bf16.
+#pragma omp parallel for
+    for (long b = 0; b < n; b += ELEMENTWISE_BLOCK) {
+        float y[ELEMENTWISE_BLOCK];
+        long len = n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK;
+        gelu_block(y, in + b, len);
+        float_to_bf16(out_h + b, y, (size_t)len);
+    }
+}
+#endif
+
+void gelu_backward(real *din, const real *in, const real *dout, long n) {
+#pragma omp parallel for
+    for (long b = 0; b < n; b += ELEMENTWISE_BLOCK)
+        gelu_backward_block(din + b, in + b, dout + b,
+                            n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK);
 }
 
 // ------------------------------------------------------------------ dropout
@@ -306,8 +330,8 @@ static inline long frame_index(const DropoutFrame *f, long i) {
 // scale where kept, else 0.  out may be in.  The index of each element is a
 // sum, not a division: the loops calling it step by whole rows, so this
 // loop vectorizes as the unframed one did.
-static inline void dropout_span(real *out, const real *in, uint8_t *keep, long n, uint64_t key,
-                                long index0, uint32_t threshold, real scale) {
+WIDE_KERNEL static void dropout_span(real *out, const real *in, uint8_t *keep, long n,
+                                     uint64_t key, long index0, uint32_t threshold, real scale) {
     for (long i = 0; i < n; i++) {
         keep[i] = (uint8_t)dropout_keep(key, index0 + i, threshold);
         out[i] = keep[i] ? in[i] * scale : 0.0f;
@@ -334,10 +358,17 @@ void dropout_forward(real *x, uint8_t *keep, long n, float p, uint64_t seed, uin
     dropout_forward_framed(x, keep, n, p, seed, site, NULL);
 }
 
+WIDE_KERNEL static void dropout_backward_block(real *dx, const real *dout, const uint8_t *keep,
+                                               long n, real scale) {
+    for (long i = 0; i < n; i++) dx[i] = keep[i] ? dout[i] * scale : 0.0f;
+}
+
 void dropout_backward(real *dx, const real *dout, const uint8_t *keep, long n, float p) {
     real scale = (real)(1.0 / (1.0 - p));
 #pragma omp parallel for
-    for (long i = 0; i < n; i++) dx[i] = keep[i] ? dout[i] * scale : 0.0f;
+    for (long b = 0; b < n; b += ELEMENTWISE_BLOCK)
+        dropout_backward_block(dx + b, dout + b, keep + b,
+                               n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK, scale);
 }
 
 void residual_forward(real *out, const real *in, long n) {
