@@ -76,7 +76,8 @@ static int score_split(Session *s, const EvaluationOptions *o, int split, int se
         if (root) printf("%s %s: %s\n", task_name(s->task), name, line);
         scores_to_json(cJSON_AddObjectToObject(j, "metrics"), &sc);
     }
-    if (report_sparsity(s, o->dist, cJSON_AddObjectToObject(j, "attention_sparsity"), err) != 0)
+    if (bert_counts_zeros(s->model) &&
+        report_sparsity(s, o->dist, cJSON_AddObjectToObject(j, "attention_sparsity"), err) != 0)
         goto done;
     if (o->predictions && root) {
         char path[4096];
@@ -131,7 +132,12 @@ int evaluation_run(const EvaluationOptions *o, Err *err) {
     cJSON_AddStringToObject(a, "source", o->data.attn_given ? "command line" :
                                          s.config.has_attn ? "checkpoint" : "default");
     cJSON *splits = cJSON_AddObjectToObject(root, "splits");
-    bert_count_zeros(s.model, 1);
+    // Sparse maps' exact zeros are counted (as ./finetune's dev evaluations
+    // do); softmax has none, and counting would run the last layer on every
+    // token instead of [CLS] only (an eighth of the forward).
+    const AttnMapInfo *map = attn_map_info(attn.kind);
+    const int count_zeros = map && map->sparse;
+    bert_count_zeros(s.model, count_zeros);
     int matching = 0;
     for (int sp = 0; sp < task_num_splits(s.task); sp++) matching += task_split_kind(s.task, sp) == want;
     if (matching == 0) {

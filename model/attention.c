@@ -487,14 +487,14 @@ typedef struct {
 
 // One row per map, in AttnKind order.
 static const AttnMapRow MAPS[] = {
-    {{"softmax", "exp(x) normalised: dense, the standard", .qk_in_bf16 = 1},
+    {{"softmax", "exp(x) normalised: dense, the standard"},
      softmax_forward, softmax_backward, NULL},
     {{"rsoftmax", "softmax shifted by the r-quantile of the row: exact zeros",
-      "the sparsity rate (about a fraction r of the keys get exactly 0)", 0.0f, 1.0f, 0.25f},
+      "the sparsity rate (about a fraction r of the keys get exactly 0)", 0.0f, 1.0f, 0.25f, 1},
      rsoftmax_forward, rsoftmax_backward, rsoftmax_expected_zeros},
-    {{"sparsemax", "Euclidean projection onto the simplex: sparse, piecewise linear"},
+    {{"sparsemax", "Euclidean projection onto the simplex: sparse, piecewise linear", .sparse = 1},
      sparsemax_forward, sparsemax_backward, NULL},
-    {{"entmax15", "entmax with alpha = 1.5: sparse, smoother than sparsemax"},
+    {{"entmax15", "entmax with alpha = 1.5: sparse, smoother than sparsemax", .sparse = 1},
      entmax15_forward, entmax15_backward, NULL},
 };
 enum { NUM_MAPS = (int)(sizeof MAPS / sizeof MAPS[0]) };

@@ -33,13 +33,14 @@ typedef struct {
     const char *help;        // one line for --help
     const char *param_help;  // what --r means for this map; NULL: the map takes no parameter
     float param_min, param_max, param_default;  // --r's range and its default
-    // Whether the map is smooth in its scores, so that bf16 mixed precision
-    // may compute Q and K from bf16 inputs.  The sparse maps zero every key
-    // below a threshold; bf16 rounding of Q and K moves (query, key) pairs
-    // across it, and r-softmax r = 0.5 then failed the gradient accuracy bar
-    // of tests/test_bf16_model.c (1.5-4.2x PyTorch's distance), so their Q
-    // and K stay float32.
-    int qk_in_bf16;
+    // Whether the map zeroes every key below a threshold (r-softmax,
+    // sparsemax, entmax-1.5).  Then: ./finetune and ./evaluate count its
+    // exact zeros (softmax has none to count); and in bf16 mixed precision
+    // its Q and K stay float32, because bf16 rounding of Q and K moves
+    // (query, key) pairs across the threshold: r-softmax r = 0.5 then failed
+    // the gradient accuracy bar of tests/test_bf16_model.c (1.5-4.2x
+    // PyTorch's distance).  A smooth map (softmax) runs Q and K in bf16.
+    int sparse;
 } AttnMapInfo;
 
 int attn_map_count(void);

@@ -693,7 +693,7 @@ static void dense_backward(Bert *m, real *din, real *dweight, real *dbias, const
 
 // The QKV projection x [N, H] -> a->qkv [N, 3H] (Q, K, V columns).  In
 // bf16, V always runs from bf16 inputs; Q and K do only where the map is
-// smooth in its scores (AttnMapInfo.qk_in_bf16: softmax), and otherwise stay
+// smooth in its scores (softmax; AttnMapInfo.sparse), and otherwise stay
 // float32 from the float32 master weights, because bf16 rounding there moves
 // (query, key) pairs across a sparse map's threshold.  The input is rounded
 // into in_h either way, for the bf16 GEMMs of the backward.
@@ -703,7 +703,7 @@ static void qkv_forward(Bert *m, LayerActs *a, const real *x, const LayerParams 
         PROFILE_SCOPE(m->prof, PHASE_BF16_CONVERT)
             float_to_bf16_rows(a->in_h, (size_t)H, x, (size_t)H, (size_t)N, (size_t)H);
         const AttnMapInfo *info = attn_map_info(m->cfg.attn.kind);
-        const int f32_cols = info && info->qk_in_bf16 ? 0 : 2 * H;  // Q and K, or none
+        const int f32_cols = info && !info->sparse ? 0 : 2 * H;  // Q and K, or none
         Err err;
         int rc = 0;
         PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD) {
@@ -1073,6 +1073,8 @@ void bert_on_layer_grads(Bert *m, BertLayerGradsHook hook, void *ctx) {
 // ------------------------------------------------------- sparsity counters
 
 void bert_count_zeros(Bert *m, int on) { m->count_zeros = on; }
+
+int bert_counts_zeros(const Bert *m) { return m->count_zeros; }
 
 void bert_zero_counts(const Bert *m, const uint64_t **zeros, const uint64_t **total) {
     *zeros = m->zeros;

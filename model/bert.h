@@ -185,6 +185,7 @@ const real *bert_attention_probs(const Bert *model, int layer);
 // every (query, key) pair of real tokens.  Off by default (it costs a pass
 // over the probabilities and makes the last layer compute every token).
 void bert_count_zeros(Bert *model, int on);
+int bert_counts_zeros(const Bert *model);
 void bert_zero_counts(const Bert *model, const uint64_t **zeros, const uint64_t **total);  // [L] each
 void bert_reset_zero_counts(Bert *model);
 

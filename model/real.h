@@ -68,6 +68,7 @@ typedef double real;
 #define bert_scale_loss_grad bert_scale_loss_grad_f64
 #define bert_backward bert_backward_f64
 #define bert_count_zeros bert_count_zeros_f64
+#define bert_counts_zeros bert_counts_zeros_f64
 #define bert_zero_counts bert_zero_counts_f64
 #define bert_reset_zero_counts bert_reset_zero_counts_f64
 #define embeddings_forward embeddings_forward_f64

@@ -16,8 +16,25 @@
 #              BATCH x SEQ
 #   E2E=1      end to end on SST-2 against PyTorch (scripts/bench_e2e.py,
 #              E2E_REPS runs each, default 3)
+#   KEEP_OPENBLAS_CORETYPE=1  keep an OPENBLAS_CORETYPE the environment sets
+#              (see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# OpenBLAS picks its kernels for the CPU it finds unless OPENBLAS_CORETYPE
+# pins them (the development hosts set Haswell, the AVX2 kernels, for their
+# tests; on an AVX-512 CPU that halves sgemm).  A user's machine has no such
+# pin, and PyTorch's fp32 does not go through OpenBLAS, so the benchmark
+# unsets it for its own processes (keeping OPENBLAS_L2_SIZE, or setting it
+# from sysfs in KB) and says so.  Tests and CI leave the environment alone.
+if [ -n "${OPENBLAS_CORETYPE:-}" ] && [ "${KEEP_OPENBLAS_CORETYPE:-0}" != 1 ]; then
+  if [ -z "${OPENBLAS_L2_SIZE:-}" ] && [ -r /sys/devices/system/cpu/cpu0/cache/index2/size ]; then
+    OPENBLAS_L2_SIZE=$(sed 's/K$//' /sys/devices/system/cpu/cpu0/cache/index2/size)
+    export OPENBLAS_L2_SIZE
+  fi
+  echo "(bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE from the environment unset for this benchmark," \
+       "OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}; KEEP_OPENBLAS_CORETYPE=1 keeps it)"
+  unset OPENBLAS_CORETYPE
+fi
 model=${MODEL_DIR:-models/all-MiniLM-L6-v2}
 threads=${THREADS:-2}
 reps=${REPS:-7}

@@ -251,9 +251,11 @@ def cmd_report(args):
         cells = []
         for task in TASKS:
             runs = rows.get((task, attn, r), [])
-            zs = [split_of(x)["attention_sparsity"]["overall"] for x in runs]
+            # ./evaluate counts zeros for the sparse maps only (softmax has none).
+            zs = [split_of(x)["attention_sparsity"]["overall"] for x in runs
+                  if "attention_sparsity" in split_of(x)]
             m, s = mean_std(zs)
-            cells.append(fmt(m, s) if runs else "–")
+            cells.append(fmt(m, s) if zs else "–")
         lines.append(f"| {map_label(attn, r)} | " + " | ".join(cells) + " |")
     lines += ["", "Gradient norm before clipping (clip 1.0), over every training step of the finished "
               "runs of all tasks: share of steps above 100, and the largest:", "",
@@ -496,7 +498,8 @@ def write_svg(rows, path):
         if key == "score":
             v = [primary_of(x) * 100 for x in runs]
         else:
-            v = [split_of(x)["attention_sparsity"]["overall"] * 100 for x in runs]
+            v = [split_of(x)["attention_sparsity"]["overall"] * 100 for x in runs
+                 if "attention_sparsity" in split_of(x)]
         return mean_std(v)
 
     for i, task in enumerate(tasks):

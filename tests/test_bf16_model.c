@@ -66,7 +66,7 @@ enum { BAR_CASES = 2 * (int)(sizeof BAR_MAPS / sizeof BAR_MAPS[0]) };
 // One (map, batch): every gradient tensor against the bar.  The key bias
 // is left out: its true gradient is 0 (it shifts a whole score row), so its
 // float64 value is rounding noise with no relative distance.
-// The sparse maps' Q and K stay float32 in bf16 (AttnMapInfo.qk_in_bf16,
+// The sparse maps' Q and K stay float32 in bf16 (AttnMapInfo.sparse,
 // model/bert.c qkv_forward): with bf16 Q and K, rsoftmax_r0.5 pair moved
 // 2 + 5 of 1020 (query, key) pairs across the threshold and failed this bar
 // at 1.5-4.2x.  Softmax's Q and K, and every map's V, are bf16 GEMMs.
