@@ -42,6 +42,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The AdamW loop: vectorized sqrtf, contractions written out (train/adamw.h).
+$(BUILD)/train/adamw.o: CFLAGS += -fno-math-errno -ffp-contract=off
+
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@

@@ -518,6 +518,10 @@ fail:
     return -1;
 }
 
+bf16 *bert_param_bf16(Bert *m, ParamId id) {
+    return m->precision == PRECISION_BF16 && (unsigned)id < PT_COUNT ? m->weight_h[id] : NULL;
+}
+
 void bert_sync_weights(Bert *m) {
     if (m->precision != PRECISION_BF16) return;
     PROFILE_SCOPE(m->prof, PHASE_WEIGHT_REFRESH) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "model/attention.h"
+#include "model/bf16.h"
 #include "model/precision.h"
 #include "model/output_map.h"
 #include "model/profile.h"
@@ -94,6 +95,11 @@ int bert_set_precision(Bert *model, Precision p, Err *err);
 // Refreshes the bf16 weight copies from the float32 parameters; no-op in
 // fp32.  Call after every change of the parameters (optimizer step, loading).
 void bert_sync_weights(Bert *model);
+// Parameter id's bf16 copy (all layers, the layout of bert_param), or NULL:
+// fp32 precision, or a parameter without one.  For an optimizer that writes
+// the copies as it updates the weights (optim_step), instead of
+// bert_sync_weights' second pass over them.
+bf16 *bert_param_bf16(Bert *model, ParamId id);
 #endif
 Precision bert_precision(const Bert *model);  // fp32 in the double build
 

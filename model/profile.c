@@ -37,13 +37,15 @@ static const PhaseInfo PHASES[PHASE_COUNT] = {
     [PHASE_HEAD_LOSS] = {"classifier head and loss",
                          "[CLS] rows gathered, pooler tanh and its backward, loss and dL/dlogits"},
     [PHASE_CLIP_CHECKS] = {"clipping and finite checks",
-                           "global gradient norm and clipping; the updated weights scanned for "
-                           "non-finite values"},
-    [PHASE_OPTIMIZER] = {"optimizer", "gradients zeroed; the AdamW (or SGD) update"},
+                           "global gradient norm and clipping (the updated weights' finite check "
+                           "is in the update's pass)"},
+    [PHASE_OPTIMIZER] = {"optimizer", "gradients zeroed; the AdamW (or SGD) update, which also "
+                                      "writes the bf16 weight copies and flags non-finite weights"},
     [PHASE_BF16_CONVERT] = {"bf16 conversions",
                             "float32 -> bf16 of the GEMM inputs (forward) and of dout (backward)"},
     [PHASE_WEIGHT_REFRESH] = {"bf16 weight refresh",
-                              "the GEMM weights' bf16 copies, after each update"},
+                              "the GEMM weights' bf16 copies rebuilt from the weights (after "
+                              "loading; a training step writes them in its update)"},
 };
 
 const PhaseInfo *profile_phase(Phase phase) {

@@ -24,7 +24,10 @@ typedef struct Optimizer Optimizer;
 Optimizer *optim_build(const OptimConfig *cfg, Bert *model, Err *err);
 void optim_free(Optimizer *opt);
 // One update of every parameter with learning rate lr; `step` counts from 0.
-void optim_step(Optimizer *opt, Bert *model, float lr, long step);
+// In bf16 precision it also refreshes the GEMM weights' bf16 copies (what
+// bert_sync_weights does).  Returns 1 when an updated weight is not finite
+// (the caller names it: hf_check_finite), else 0.
+int optim_step(Optimizer *opt, Bert *model, float lr, long step);
 // AdamW first and second moments ([num_params] each; NULL for SGD), for
 // checkpoints.
 float *optim_moments(Optimizer *opt, int which, size_t *count);

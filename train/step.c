@@ -7,14 +7,9 @@
 #include "weights/hf_model.h"
 
 // After an update: weights that overflowed (a learning rate far too large)
-// stop the run here, before anything of them is saved or scored.  One
-// parallel scan; the tensor is looked up only on failure.
-static int check_update_finite(Bert *model, long step, const StepStats *st, Err *err) {
-    size_t n;
-    const real *p = bert_params(model, &n);
-    int bad = 0;
-#pragma omp parallel for reduction(| : bad)
-    for (size_t i = 0; i < n; i++) bad |= !isfinite(p[i]);
+// stop the run here, before anything of them is saved or scored.  The
+// optimizer's pass flagged them (bad); the tensor is looked up only then.
+static int check_update_finite(Bert *model, int bad, long step, const StepStats *st, Err *err) {
     Err which;
     if (!bad || hf_check_finite(model, NULL, "weights", &which) == 0) return 0;
     return err_set(err, "step %ld: the update with lr %g (loss %g, gradient norm %g) made the "
@@ -144,10 +139,10 @@ int train_step_sharded(Bert *model, Optimizer *optim, const MicroBatch *micro, i
         return err_set(err, "step %ld: the gradient norm is %g (loss %g, lr %g): no update "
                        "applied, nothing saved; lower --lr or check the data",
                        step + 1, stats->grad_norm, stats->loss, stats->lr);
-    PROFILE_SCOPE(prof, PHASE_OPTIMIZER) optim_step(optim, model, stats->lr, step);
-    bert_sync_weights(model);  // bf16: the GEMMs' copies of the new weights
-    PROFILE_SCOPE(prof, PHASE_CLIP_CHECKS) rc = check_update_finite(model, step, stats, err);
-    return rc;
+    // The update also refreshes the bf16 weight copies and flags non-finite weights.
+    int bad = 0;
+    PROFILE_SCOPE(prof, PHASE_OPTIMIZER) bad = optim_step(optim, model, stats->lr, step);
+    return check_update_finite(model, bad, step, stats, err);
 }
 
 int train_step(Bert *model, Optimizer *optim, const Batch *b, const Dropout *dropout, long step,
