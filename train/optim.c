@@ -95,15 +95,26 @@ double clip_grad_norm(Bert *model, float max_norm) {
     size_t n;
     float *g = bert_grads(model, &n);
     // Per-thread partial sums added in thread order: the same seed and
-    // thread count give bit-identical runs.
-    enum { MAX_PARTS = 64 };
+    // thread count give bit-identical runs.  Within a thread, NORM_LANES
+    // interleaved double sums (combined in a fixed order): one running sum
+    // waits on each add (4 cycles an element, 13 ms a step for 22.7M
+    // gradients on 2 threads); these vectorize.  The products are exact in
+    // double, so only the sums' rounding differs from one running sum: the
+    // norm moves by ~1e-16 relative, and the float32 clip factor with it only
+    // when it falls that close to a float rounding boundary.
+    enum { MAX_PARTS = 64, NORM_LANES = 8 };
     double partial[MAX_PARTS] = {0};
     int parts = omp_get_max_threads() < MAX_PARTS ? omp_get_max_threads() : MAX_PARTS;
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
     for (int t = 0; t < parts; t++) {
         size_t lo = n * (size_t)t / (size_t)parts, hi = n * (size_t)(t + 1) / (size_t)parts;
-        double s = 0.0;
-        for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+        double lane[NORM_LANES] = {0}, tail = 0.0;
+        size_t i = lo;
+        for (; i + NORM_LANES <= hi; i += NORM_LANES)
+            for (int r = 0; r < NORM_LANES; r++) lane[r] += (double)g[i + r] * g[i + r];
+        for (; i < hi; i++) tail += (double)g[i] * g[i];
+        double s = tail;
+        for (int r = 0; r < NORM_LANES; r++) s += lane[r];
         partial[t] = s;
     }
     double sum = 0.0;
