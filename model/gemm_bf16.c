@@ -24,6 +24,7 @@
 typedef struct {
     int32_t ta, tb, M, N, K, lda, ldb, ldc, nthr;
     uint32_t alpha_bits, beta_bits;
+    int32_t bias;  // a float32 bias [N] added to every row of C
 } GemmKey;
 
 typedef struct {
@@ -49,7 +50,7 @@ static uint32_t float_bits(float x) {
 }
 
 static uint64_t key_hash(const GemmKey *k) {
-    const uint32_t *w = (const uint32_t *)k;  // GemmKey is 11 packed 32-bit words
+    const uint32_t *w = (const uint32_t *)k;  // GemmKey is 12 packed 32-bit words
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < sizeof *k / sizeof *w; i++) h = (h ^ w[i]) * 1099511628211ull;
     return h ^ (h >> 29);
@@ -116,7 +117,9 @@ static dnnl_status_t create_primitive(GemmContext *g, const GemmKey *k, dnnl_pri
     float alpha, beta;
     memcpy(&alpha, &k->alpha_bits, sizeof alpha);
     memcpy(&beta, &k->beta_bits, sizeof beta);
-    dnnl_status_t s = dnnl_matmul_desc_init(&desc, &a, &b, NULL, &c);
+    dnnl_memory_desc_t bias_md;
+    if (k->bias) matrix_md(&bias_md, dnnl_f32, 1, k->N, k->N, 0);
+    dnnl_status_t s = dnnl_matmul_desc_init(&desc, &a, &b, k->bias ? &bias_md : NULL, &c);
     if (s == dnnl_success) s = dnnl_primitive_attr_create(&attr);
     if (s == dnnl_success && alpha != 1.0f) s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha);
     if (s == dnnl_success && beta != 0.0f) {
@@ -188,9 +191,29 @@ done:
     return prim;
 }
 
+static int matmul_run(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                      float alpha, const bf16 *A, int lda, const bf16 *B, int ldb,
+                      const float *bias, float beta, float *C, int ldc, Err *err);
+
 int matmul_bf16(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
                 float alpha, const bf16 *A, int lda, const bf16 *B, int ldb, float beta, float *C,
                 int ldc, Err *err) {
+    return matmul_run(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, err);
+}
+
+int matmul_bf16_bias(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                     const bf16 *A, int lda, const bf16 *B, int ldb, const float *bias, float *C,
+                     int ldc, Err *err) {
+    if (K <= 0) {  // C = bias in every row
+        for (int m = 0; m < M; m++) memcpy(&C[(size_t)m * ldc], bias, sizeof(float) * (size_t)N);
+        return 0;
+    }
+    return matmul_run(g, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, C, ldc, err);
+}
+
+static int matmul_run(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                      float alpha, const bf16 *A, int lda, const bf16 *B, int ldb,
+                      const float *bias, float beta, float *C, int ldc, Err *err) {
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {  // empty product, as BLAS: C = beta C (oneDNN 2.6 dies of SIGFPE on K = 0)
         for (int m = 0; m < M; m++)
@@ -202,22 +225,29 @@ int matmul_bf16(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, i
     }
     GemmKey k = {ta == CblasTrans, tb == CblasTrans, g->policy == GEMM_M_RUNTIME ? -1 : M, N, K,
                  lda, ldb, ldc, omp_in_parallel() ? 1 : omp_get_max_threads(),
-                 float_bits(alpha), float_bits(beta)};
+                 float_bits(alpha), float_bits(beta), bias != NULL};
     dnnl_primitive_t prim = primitive_for(g, &k, err);
     if (!prim) return -1;
     dnnl_memory_desc_t a_md, b_md, c_md;
     key_mds(&k, M, &a_md, &b_md, &c_md);
-    dnnl_memory_t a = NULL, b = NULL, c = NULL;
+    dnnl_memory_t a = NULL, b = NULL, c = NULL, bias_mem = NULL;
     dnnl_stream_t stream = NULL;
     dnnl_status_t s = dnnl_memory_create(&a, &a_md, g->engine, (void *)A);
     if (s == dnnl_success) s = dnnl_memory_create(&b, &b_md, g->engine, (void *)B);
     if (s == dnnl_success) s = dnnl_memory_create(&c, &c_md, g->engine, C);
+    if (s == dnnl_success && bias) {
+        dnnl_memory_desc_t bias_md;
+        matrix_md(&bias_md, dnnl_f32, 1, N, N, 0);
+        s = dnnl_memory_create(&bias_mem, &bias_md, g->engine, (void *)bias);
+    }
     if (s == dnnl_success) s = dnnl_stream_create(&stream, g->engine, dnnl_stream_default_flags);
     if (s == dnnl_success) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
-        s = dnnl_primitive_execute(prim, stream, 3, args);
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c},
+                                   {DNNL_ARG_BIAS, bias_mem}};
+        s = dnnl_primitive_execute(prim, stream, bias ? 4 : 3, args);
     }
     if (stream) dnnl_stream_destroy(stream);
+    if (bias_mem) dnnl_memory_destroy(bias_mem);
     if (c) dnnl_memory_destroy(c);
     if (b) dnnl_memory_destroy(b);
     if (a) dnnl_memory_destroy(a);

@@ -51,6 +51,12 @@ int matmul_bf16(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, i
                 float alpha, const bf16 *A, int lda, const bf16 *B, int ldb, float beta, float *C,
                 int ldc, Err *err);
 
+// C[M,N] = op(A) op(B) + bias [N] in every row (bias added by the
+// primitive: no pass of its own, C not read).
+int matmul_bf16_bias(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                     const bf16 *A, int lda, const bf16 *B, int ldb, const float *bias, float *C,
+                     int ldc, Err *err);
+
 // Primitives in the cache, and the milliseconds spent creating them.
 int gemm_context_primitives(const GemmContext *g);
 double gemm_context_create_ms(const GemmContext *g);

@@ -111,9 +111,8 @@ static void bias_backward(real *dbias, const real *dout, int N, int C) {
 int linear_forward_bf16_strided(GemmContext *g, float *out, int ldo, const bf16 *in_h,
                                 const bf16 *weight_h, const float *bias, int N, int K, int C,
                                 Err *err) {
-    bias_rows(out, ldo, bias, N, C);
-    return matmul_bf16(g, CblasNoTrans, CblasTrans, N, C, K, 1.0f, in_h, K, weight_h, K, 1.0f,
-                       out, ldo, err);
+    return matmul_bf16_bias(g, CblasNoTrans, CblasTrans, N, C, K, in_h, K, weight_h, K, bias,
+                            out, ldo, err);
 }
 
 int linear_forward_bf16(GemmContext *g, float *out, const bf16 *in_h, const bf16 *weight_h,
