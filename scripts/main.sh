@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 R=${R:-0.25}
 OUT=${OUT:-runs/sst2-rsoftmax}
+# PRECISION=bf16 runs the bf16 mixed precision (README, Precision) where the
+# CPU has a bf16 matmul; the default is float32, the README's results.
+PRECISION=${PRECISION:-fp32}
 scripts/install_deps.sh
 make -j"$(nproc)" all
 scripts/fetch_model.sh models/all-MiniLM-L6-v2
@@ -20,6 +23,7 @@ resume=()
 [[ -d "$OUT/last" ]] && resume=(--resume)
 # The defaults do the rest: --model models/all-MiniLM-L6-v2, --lr 5e-5,
 # --batch-size 32, --max-len 128, --seed 42.
-./finetune --task sst2 --attn rsoftmax --r "$R" --epochs 1 --out "$OUT" "${resume[@]}"
-./evaluate --model "$OUT/best" --task sst2 --split dev \
+./finetune --task sst2 --attn rsoftmax --r "$R" --epochs 1 --out "$OUT" --precision "$PRECISION" \
+  "${resume[@]}"
+./evaluate --model "$OUT/best" --task sst2 --split dev --precision "$PRECISION" \
   --predictions "$OUT/dev_predictions.tsv" --metrics-out "$OUT/dev_metrics.json"

@@ -371,7 +371,7 @@ def cmd_precision_report(args):
             if not ok:
                 misses.append(f"{label} {TASKS[task][0]}")
             lines.append(f"| {label} | {TASKS[task][0]} | {fmt(m, s)} (n={len(runs)}) | "
-                         f"{fmt(fm, fs)} (n={fn}) | {100 * (m - fm):+.1f} | "
+                         f"{fmt(fm, fs)} (n={fn}) | {round(100 * (m - fm), 1) + 0.0:+.1f} | "
                          f"{'yes' if ok else 'no'}: |gap| {100 * abs(m - fm):.1f} vs {100 * bar:.1f}{note} |")
     total = sum(x.get("train_seconds", 0) for runs in rows.values() for x in runs)
     lines += ["", "Outside one fp32 std: " + (", ".join(misses) if misses else "none") + ".", "",
