@@ -46,6 +46,10 @@ torch_quiet() { grep -v '^Loading\|^Key\|^classifier\|^- \|^$' || true; }
 if [ "${BASE:-1}" = 1 ]; then
   build/bench --model "$model" "${args[@]}"
   echo
+  # The GEMM ceilings at the model's shapes: OpenBLAS sgemm and oneDNN's bf16
+  # matmul, with the instruction set and implementation oneDNN picked.
+  build/bench --model "$model" --threads "$threads" --reps "$reps" --gemm
+  echo
   # Time by phase of the training step and the eval forward, one short run per
   # precision (a precision this CPU cannot run says so in its table's place).
   for precision in fp32 bf16; do
