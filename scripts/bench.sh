@@ -16,6 +16,9 @@
 #              BATCH x SEQ
 #   E2E=1      end to end on SST-2 against PyTorch (scripts/bench_e2e.py,
 #              E2E_REPS runs each, default 3)
+#   INTERLEAVE=1  ROUNDS (default 3) rounds at BATCH x SEQ, each ours in
+#              every precision then PyTorch's TORCH_SETTINGS, one process
+#              per row: ratios per round survive the host's drift
 #   KEEP_OPENBLAS_CORETYPE=1  keep an OPENBLAS_CORETYPE the environment sets
 #              (see below)
 set -euo pipefail
@@ -102,6 +105,14 @@ if [ "${SHAPES:-0}" = 1 ]; then
     growth_rows "${BATCH:-32}" "${SEQ:-128}" --random-init "$config"
   done
   have_torch || echo "(PyTorch rows skipped: torch and transformers are not installed)"
+fi
+
+if [ "${INTERLEAVE:-0}" = 1 ]; then
+  echo
+  echo "Interleaved rounds, $model, $threads threads, median of $reps per process:"
+  echo
+  growth_header
+  for round in $(seq "${ROUNDS:-3}"); do growth_rows "${BATCH:-32}" "${SEQ:-128}" --model "$model"; done
 fi
 
 if [ "${E2E:-0}" = 1 ]; then
