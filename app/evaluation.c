@@ -135,9 +135,7 @@ int evaluation_run(const EvaluationOptions *o, Err *err) {
     // Sparse maps' exact zeros are counted (as ./finetune's dev evaluations
     // do); softmax has none, and counting would run the last layer on every
     // token instead of [CLS] only (an eighth of the forward).
-    const AttnMapInfo *map = attn_map_info(attn.kind);
-    const int count_zeros = map && map->sparse;
-    bert_count_zeros(s.model, count_zeros);
+    bert_count_zeros(s.model, attn_map_is_sparse(attn.kind));
     int matching = 0;
     for (int sp = 0; sp < task_num_splits(s.task); sp++) matching += task_split_kind(s.task, sp) == want;
     if (matching == 0) {

@@ -358,8 +358,7 @@ static int score_dev_splits(Trainer *t, const char *why, double t_start, Err *er
     const int root = dist_is_root(dist);
     double primary = NAN;  // the --metric-for-best value of the first dev split
     // Sparse maps: count exact zeros on the dev set for the log and the report.
-    const AttnMapInfo *map = attn_map_info(bert_config(t->s.model)->attn.kind);
-    const int sparse = map && map->sparse;
+    const int sparse = attn_map_is_sparse(bert_config(t->s.model)->attn.kind);
     bert_count_zeros(t->s.model, sparse);
     for (int d = 0; d < t->num_dev; d++) {
         double t0 = clock_seconds();

@@ -515,6 +515,10 @@ const char *attn_kind_name(AttnKind kind) {
     return (unsigned)kind < NUM_MAPS ? MAPS[kind].info.name : "unknown";
 }
 
+int attn_map_is_sparse(AttnKind kind) {
+    return (unsigned)kind < NUM_MAPS && MAPS[kind].info.sparse;
+}
+
 int attn_map_has_param(AttnMap map) {
     return (unsigned)map.kind < NUM_MAPS && MAPS[map.kind].info.param_help != NULL;
 }

@@ -49,6 +49,8 @@ const AttnMapInfo *attn_map_info(AttnKind kind);
 // The row's name, "unknown" when kind is not a row.
 const char *attn_kind_name(AttnKind kind);
 int attn_map_has_param(AttnMap map);
+// The row's `sparse` (0 for a kind that is not a row).
+int attn_map_is_sparse(AttnKind kind);
 // The map with its row's default parameter.
 AttnMap attn_map_default(AttnKind kind);
 

@@ -706,8 +706,7 @@ static void qkv_forward(Bert *m, LayerActs *a, const real *x, const LayerParams 
     if (m->precision == PRECISION_BF16) {
         PROFILE_SCOPE(m->prof, PHASE_BF16_CONVERT)
             float_to_bf16_rows(a->in_h, (size_t)H, x, (size_t)H, (size_t)N, (size_t)H);
-        const AttnMapInfo *info = attn_map_info(m->cfg.attn.kind);
-        const int f32_cols = info && !info->sparse ? 0 : 2 * H;  // Q and K, or none
+        const int f32_cols = attn_map_is_sparse(m->cfg.attn.kind) ? 2 * H : 0;  // Q and K, or none
         Err err;
         int rc = 0;
         PROFILE_SCOPE(m->prof, PHASE_GEMM_FWD) {

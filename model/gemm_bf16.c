@@ -191,35 +191,20 @@ done:
     return prim;
 }
 
-static int matmul_run(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
-                      float alpha, const bf16 *A, int lda, const bf16 *B, int ldb,
-                      const float *bias, float beta, float *C, int ldc, Err *err);
-
-int matmul_bf16(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
-                float alpha, const bf16 *A, int lda, const bf16 *B, int ldb, float beta, float *C,
-                int ldc, Err *err) {
-    return matmul_run(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, err);
-}
-
-int matmul_bf16_bias(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
-                     const bf16 *A, int lda, const bf16 *B, int ldb, const float *bias, float *C,
-                     int ldc, Err *err) {
-    if (K <= 0) {  // C = bias in every row
-        for (int m = 0; m < M; m++) memcpy(&C[(size_t)m * ldc], bias, sizeof(float) * (size_t)N);
-        return 0;
-    }
-    return matmul_run(g, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, C, ldc, err);
-}
-
+// C = alpha op(A) op(B) + beta C, plus bias [N] in every row when bias is
+// not NULL (added by the primitive).
 static int matmul_run(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
                       float alpha, const bf16 *A, int lda, const bf16 *B, int ldb,
                       const float *bias, float beta, float *C, int ldc, Err *err) {
     if (M <= 0 || N <= 0) return 0;
-    if (K <= 0) {  // empty product, as BLAS: C = beta C (oneDNN 2.6 dies of SIGFPE on K = 0)
+    // An empty product (K = 0), as BLAS: C = beta C, then the bias (oneDNN 2.6
+    // dies of SIGFPE on K = 0).
+    if (K <= 0) {
         for (int m = 0; m < M; m++)
             for (int n = 0; n < N; n++) {
                 float *c = &C[(size_t)m * ldc + n];
                 *c = beta == 0.0f ? 0.0f : beta * *c;
+                if (bias) *c += bias[n];
             }
         return 0;
     }
@@ -254,6 +239,18 @@ static int matmul_run(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, in
     if (s != dnnl_success)
         return err_set(err, "oneDNN bf16 matmul M=%d N=%d K=%d: %s", M, N, K, dnnl_status2str(s));
     return 0;
+}
+
+int matmul_bf16(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                float alpha, const bf16 *A, int lda, const bf16 *B, int ldb, float beta, float *C,
+                int ldc, Err *err) {
+    return matmul_run(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, err);
+}
+
+int matmul_bf16_bias(GemmContext *g, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                     const bf16 *A, int lda, const bf16 *B, int ldb, const float *bias, float *C,
+                     int ldc, Err *err) {
+    return matmul_run(g, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, C, ldc, err);
 }
 
 int gemm_context_primitives(const GemmContext *g) { return g->count; }

@@ -264,6 +264,11 @@ void layernorm_backward(real *din, real *dweight, real *dbias, const real *dout,
 // Elements per block of the parallel elementwise loops (16 KB of floats).
 enum { ELEMENTWISE_BLOCK = 4096 };
 
+// Elements in the block of n that starts at b.
+static inline long block_len(long n, long b) {
+    return n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK;
+}
+
 WIDE_KERNEL static void gelu_block(real *out, const real *in, long n) {
     const real inv_sqrt2 = (real)0.70710678118654752440;
     for (long i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + real_erf(in[i] * inv_sqrt2));
@@ -283,7 +288,7 @@ WIDE_KERNEL static void gelu_backward_block(real *din, const real *in, const rea
 void gelu_forward(real *out, const real *in, long n) {
 #pragma omp parallel for
     for (long b = 0; b < n; b += ELEMENTWISE_BLOCK)
-        gelu_block(out + b, in + b, n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK);
+        gelu_block(out + b, in + b, block_len(n, b));
 }
 
 #if !REAL_IS_DOUBLE
@@ -293,7 +298,7 @@ void gelu_forward_bf16(bf16 *out_h, const float *in, long n) {
 #pragma omp parallel for
     for (long b = 0; b < n; b += ELEMENTWISE_BLOCK) {
         float y[ELEMENTWISE_BLOCK];
-        long len = n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK;
+        long len = block_len(n, b);
         gelu_block(y, in + b, len);
         float_to_bf16(out_h + b, y, (size_t)len);
     }
@@ -303,8 +308,7 @@ void gelu_forward_bf16(bf16 *out_h, const float *in, long n) {
 void gelu_backward(real *din, const real *in, const real *dout, long n) {
 #pragma omp parallel for
     for (long b = 0; b < n; b += ELEMENTWISE_BLOCK)
-        gelu_backward_block(din + b, in + b, dout + b,
-                            n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK);
+        gelu_backward_block(din + b, in + b, dout + b, block_len(n, b));
 }
 
 // ------------------------------------------------------------------ dropout
@@ -366,8 +370,7 @@ void dropout_backward(real *dx, const real *dout, const uint8_t *keep, long n, f
     real scale = (real)(1.0 / (1.0 - p));
 #pragma omp parallel for
     for (long b = 0; b < n; b += ELEMENTWISE_BLOCK)
-        dropout_backward_block(dx + b, dout + b, keep + b,
-                               n - b < ELEMENTWISE_BLOCK ? n - b : ELEMENTWISE_BLOCK, scale);
+        dropout_backward_block(dx + b, dout + b, keep + b, block_len(n, b), scale);
 }
 
 void residual_forward(real *out, const real *in, long n) {

@@ -20,6 +20,7 @@ typedef double real;
 #define attn_map_count attn_map_count_f64
 #define attn_map_info attn_map_info_f64
 #define attn_map_has_param attn_map_has_param_f64
+#define attn_map_is_sparse attn_map_is_sparse_f64
 #define attn_map_default attn_map_default_f64
 #define attn_map_format attn_map_format_f64
 #define attn_map_names attn_map_names_f64

@@ -192,6 +192,13 @@ def split_of(result):
     return splits[sorted(splits)[0]]
 
 
+def sparsity_of(result):
+    """The measured fraction of exact attention zeros, or None: ./evaluate
+    counts them for the sparse maps only (softmax has none)."""
+    sparsity = split_of(result).get("attention_sparsity")
+    return sparsity["overall"] if sparsity else None
+
+
 def primary_of(result):
     return split_of(result)["metrics"]["primary"]
 
@@ -251,9 +258,7 @@ def cmd_report(args):
         cells = []
         for task in TASKS:
             runs = rows.get((task, attn, r), [])
-            # ./evaluate counts zeros for the sparse maps only (softmax has none).
-            zs = [split_of(x)["attention_sparsity"]["overall"] for x in runs
-                  if "attention_sparsity" in split_of(x)]
+            zs = [z for z in map(sparsity_of, runs) if z is not None]
             m, s = mean_std(zs)
             cells.append(fmt(m, s) if zs else "–")
         lines.append(f"| {map_label(attn, r)} | " + " | ".join(cells) + " |")
@@ -500,8 +505,7 @@ def write_svg(rows, path):
         if key == "score":
             v = [primary_of(x) * 100 for x in runs]
         else:
-            v = [split_of(x)["attention_sparsity"]["overall"] * 100 for x in runs
-                 if "attention_sparsity" in split_of(x)]
+            v = [z * 100 for z in map(sparsity_of, runs) if z is not None]
         return mean_std(v)
 
     for i, task in enumerate(tasks):
